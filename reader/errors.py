@@ -1,0 +1,80 @@
+"""The exception tree. Expected failures are ``ReaderError``; anything else is a bug."""
+
+from __future__ import annotations
+
+
+class ReaderError(Exception):
+    """Base of every error Causerie expects and reports."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        cause = self.__cause__
+        if cause is not None and str(cause) and str(cause) not in self.message:
+            return f"{self.message}: {cause}" if self.message else str(cause)
+        return self.message
+
+
+class ConfigError(ReaderError, ValueError):
+    pass
+
+
+class FeedError(ReaderError):
+    def __init__(self, url: str, message: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+    def __str__(self) -> str:
+        return f"{self.url}: {super().__str__()}"
+
+
+class FeedNotFoundError(FeedError):
+    def __init__(self, url: str, message: str = "no such feed") -> None:
+        super().__init__(url, message)
+
+
+class FeedExistsError(FeedError):
+    def __init__(self, url: str, message: str = "feed already exists") -> None:
+        super().__init__(url, message)
+
+
+class InvalidFeedURLError(FeedError, ValueError):
+    pass
+
+
+class FetchError(FeedError):
+    """The feed could not be fetched. ``status`` is None for network errors."""
+
+    def __init__(
+        self,
+        url: str,
+        message: str = "",
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(url, message)
+        self.status = status
+        # Seconds the server asked us to wait (429/503 Retry-After).
+        self.retry_after = retry_after
+
+
+class ParseError(FeedError):
+    pass
+
+
+class EntryNotFoundError(ReaderError):
+    def __init__(self, feed_url: str | None, guid: str | None, message: str = "no such entry") -> None:
+        super().__init__(message)
+        self.feed_url = feed_url
+        self.guid = guid
+
+
+class StorageError(ReaderError):
+    pass
+
+
+class OPMLError(ReaderError, ValueError):
+    pass

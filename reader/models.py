@@ -1,0 +1,152 @@
+"""Plain data passed between the stages: fetch → parse → store → render.
+
+Types are named for where the data comes from: ``Parsed*`` is untrusted
+(straight from the network), ``Feed``/``Entry`` come from the database,
+``FeedSource`` from an OPML file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One subscription read from OPML (or typed by a user)."""
+
+    url: str
+    title: str | None = None
+    site_url: str | None = None
+    # Folder path from the outermost folder inwards, e.g. ("Friends", "Poets").
+    group_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What the fetcher got for one URL.
+
+    ``status`` is ``"ok"`` (``content`` holds the body) or ``"not_modified"``
+    (a 304, no body). HTTP errors are raised as ``FetchError`` instead.
+    """
+
+    url: str  # the URL asked for
+    final_url: str  # after redirects
+    status: str
+    http_status: int
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    # Set when every redirect on the way was permanent (301/308): the feed moved.
+    permanent_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    """One entry as the feed gave it. HTML fields are NOT sanitized yet."""
+
+    guid: str  # identity within the feed: id, else link, else a content hash
+    title: str | None = None
+    link: str | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+    author_url: str | None = None
+    summary: str | None = None  # raw HTML
+    content: str | None = None  # raw HTML
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    comments_url: str | None = None  # HTML page with the comments
+    comments_feed_url: str | None = None  # feed of the comments
+    comment_count: int | None = None
+    enclosures: tuple[Enclosure, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    url: str
+    title: str | None = None
+    site_url: str | None = None
+    author_name: str | None = None
+    entries: tuple[ParsedEntry, ...] = ()
+    warnings: tuple[str, ...] = ()  # degraded input we carried on with
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed as stored, with its fetch state."""
+
+    id: int
+    url: str
+    title: str | None
+    site_url: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    status: str  # new | ok | not_modified | error | gone
+    http_status: int | None
+    last_error: str | None
+    error_count: int
+    last_fetched_at: datetime | None
+    last_success_at: datetime | None
+    next_fetch_at: datetime | None
+    wait_until: datetime | None  # Retry-After or error backoff
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A feed as one user follows it: whose it is and where it is filed."""
+
+    feed: Feed
+    user_id: int
+    person_id: int
+    person_name: str
+    title: str | None  # the user's name for the feed, else the feed's
+    group_id: int | None
+    group_path: tuple[str, ...]
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.feed.title or self.feed.url
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    feed_id: int
+    guid: str
+    title: str | None
+    link: str | None
+    author_name: str | None
+    author_email: str | None
+    author_url: str | None
+    excerpt: str
+    published_at: datetime | None
+    updated_at: datetime | None
+    first_seen_at: datetime
+    sort_at: datetime  # the timeline clock, see docs/design.md
+    comments_url: str | None
+    comments_feed_url: str | None
+    comment_count: int | None
+    enclosures: tuple[Enclosure, ...]
+
+    @property
+    def is_future_dated(self) -> bool:
+        return self.published_at is not None and self.published_at > self.first_seen_at
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    url: str
+    status: str  # ok | not_modified | unchanged | error | gone | skipped
+    new: int = 0
+    updated: int = 0
+    error: str | None = None
