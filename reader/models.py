@@ -67,6 +67,7 @@ class ParsedEntry:
     comments_feed_url: str | None = None  # feed of the comments
     comment_count: int | None = None
     enclosures: tuple[Enclosure, ...] = ()
+    base_url: str | None = None  # what relative URLs in the HTML resolve against
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""Settings: declared once, read from the environment once, validated there."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+def default_db_path(environ: Mapping[str, str]) -> str:
+    """Where the database lives unless told otherwise (XDG data dir)."""
+    data_home = environ.get("XDG_DATA_HOME") or str(Path(environ.get("HOME", ".")) / ".local" / "share")
+    return str(Path(data_home) / "causerie" / "reader.sqlite")
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    field: str
+    default: object
+    parse: Callable[[str], object]
+    help: str
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be positive")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+SETTINGS = (
+    Setting("READER_DB", "db_path", None, str, "SQLite database file"),
+    Setting("READER_OPML", "opml_path", "feeds.opml", str, "subscriptions a new install starts from"),
+    Setting("READER_FETCH_TIMEOUT", "fetch_timeout", 30.0, _positive_float, "seconds per fetch, all steps"),
+    Setting("READER_MAX_FEED_BYTES", "max_feed_bytes", 10 * 2**20, _positive_int, "largest feed body"),
+    Setting("READER_USER_AGENT", "user_agent", None, str, "User-Agent sent with every fetch"),
+    Setting("READER_UPDATE_INTERVAL", "update_interval", 60, _positive_int, "minutes between fetches of a feed"),
+    Setting("READER_FETCH_WORKERS", "fetch_workers", 32, _positive_int, "fetches in flight at once"),
+    Setting("READER_FETCH_PER_HOST", "fetch_per_host", 8, _positive_int, "fetches in flight to one host"),
+    Setting("READER_SECRET_KEY", "secret_key", DEV_SECRET_KEY, str, "signs the web app's sessions"),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    db_path: str
+    opml_path: str = "feeds.opml"
+    fetch_timeout: float = 30.0
+    max_feed_bytes: int = 10 * 2**20
+    user_agent: str | None = None
+    update_interval: int = 60
+    fetch_workers: int = 32
+    fetch_per_host: int = 8
+    secret_key: str = DEV_SECRET_KEY
+
+
+def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
+    """Build the configuration from the environment; ``overrides`` (CLI flags) win."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[setting.field] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env}={raw!r}: {exc}") from exc
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.setdefault("db_path", default_db_path(environ))
+    known = {f.name for f in fields(Config)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    return Config(**values)

@@ -1,0 +1,351 @@
+"""HTTP GET for feeds: polite, bounded, concurrent.
+
+Everything network-facing lives here and only here: schemes, timeouts, the
+body-size caps, redirects, conditional requests and the per-host limit. The
+HTTP client (httpx) is used from this module only.
+
+Fetches run on an asyncio loop in a background thread so that the caller can
+parse and store one feed while the next ones are still downloading; results
+come back in completion order through ``fetch_all``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from . import __version__
+from .errors import FetchError, InvalidFeedURLError
+from .models import FetchResult
+from .urls import host_of, http_url
+
+log = logging.getLogger(__name__)
+
+# There is no public home for the project yet; server admins reading their logs
+# get the project name and this address to look it up.
+PROJECT_URL = "https://causerie.example/"
+DEFAULT_USER_AGENT = f"Causerie/{__version__} (+{PROJECT_URL}; feed reader)"
+
+_ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+json, application/json;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.7, */*;q=0.5"
+)
+_REDIRECTS = (301, 302, 303, 307, 308)
+_PERMANENT = (301, 308)
+_MAX_RETRY_AFTER = 7 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    timeout: float = 30.0  # one deadline per fetch: connect, headers, redirects and body
+    connect_timeout: float = 10.0
+    max_bytes: int = 10 * 2**20  # cap on the body, compressed and decompressed alike
+    max_redirects: int = 5
+    user_agent: str = DEFAULT_USER_AGENT
+    workers: int = 32  # fetches in flight at once, all hosts together
+    per_host: int = 8  # fetches in flight at once to one host
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def fetch_feed(
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    settings: FetchSettings | None = None,
+) -> FetchResult:
+    """Fetch one URL; raise ``FetchError`` (or ``InvalidFeedURLError``) on failure."""
+    results = fetch_all([FetchRequest(url, etag, last_modified)], settings or FetchSettings())
+    _, outcome = next(results)
+    results.close()
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def fetch_all(
+    requests: Iterable[FetchRequest], settings: FetchSettings
+) -> Iterator[tuple[FetchRequest, FetchResult | FetchError]]:
+    """Fetch every request concurrently; yield ``(request, result or error)`` as each completes.
+
+    At most ``settings.workers`` responses are held at once (downloading or
+    waiting for the caller), which bounds memory whatever the caller's pace.
+    Closing the iterator early cancels what is still running.
+    """
+    requests = list(requests)
+    if not requests:
+        return
+    done: queue.Queue = queue.Queue()
+    runner = _Runner(requests, settings, done)
+    runner.start()
+    try:
+        for _ in range(len(requests)):
+            item = done.get()
+            if isinstance(item, BaseException):  # a bug in the runner: do not hide it
+                raise item
+            runner.release_slot()
+            yield item
+    finally:
+        runner.stop()
+
+
+class _Runner(threading.Thread):
+    """The background thread that owns the asyncio loop and the HTTP client."""
+
+    def __init__(self, requests: list[FetchRequest], settings: FetchSettings, done: queue.Queue) -> None:
+        super().__init__(name="causerie-fetch", daemon=True)
+        self.requests = requests
+        self.settings = settings
+        self.done = done
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.main_task: asyncio.Task | None = None
+        self.slots: asyncio.Semaphore | None = None
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:  # surfaces in the caller's thread
+            self.done.put(exc)
+        finally:
+            self.ready.set()
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.main_task = asyncio.current_task()
+        self.slots = asyncio.Semaphore(self.settings.workers)
+        self.ready.set()
+        hosts: dict[str, asyncio.Semaphore] = {}
+        async with _make_client(self.settings) as client:
+            tasks = []
+            for request in self.requests:
+                host = hosts.setdefault(host_of(request.url), asyncio.Semaphore(self.settings.per_host))
+                tasks.append(asyncio.create_task(self._one(client, request, host)))
+            await asyncio.gather(*tasks)
+
+    async def _one(self, client: httpx.AsyncClient, request: FetchRequest, host: asyncio.Semaphore) -> None:
+        # The host slot is taken first, so feeds queued behind a busy host
+        # never hold one of the global slots while they wait.
+        async with host:
+            await self.slots.acquire()  # released by the consumer, see release_slot
+            try:
+                outcome: FetchResult | FetchError = await fetch_one(client, request, self.settings)
+            except FetchError as exc:
+                outcome = exc
+            except InvalidFeedURLError as exc:
+                outcome = exc
+        self.done.put((request, outcome))
+
+    def release_slot(self) -> None:
+        self.ready.wait()
+        if self.loop is not None and self.slots is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop has already finished
+                self.loop.call_soon_threadsafe(self.slots.release)
+
+    def stop(self) -> None:
+        self.ready.wait()
+        if self.is_alive() and self.loop is not None and self.main_task is not None:
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self.main_task.cancel)
+        self.join()
+
+
+def _make_client(settings: FetchSettings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        follow_redirects=False,  # followed by hand: we count them and remember 301/308
+        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+        limits=httpx.Limits(max_connections=settings.workers, max_keepalive_connections=settings.workers),
+        headers={"User-Agent": settings.user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"},
+    )
+
+
+async def fetch_one(client: httpx.AsyncClient, request: FetchRequest, settings: FetchSettings) -> FetchResult:
+    """One GET with redirects, under a single deadline covering every step."""
+    url = http_url(request.url)
+    if url is None:
+        raise InvalidFeedURLError(request.url, "only http and https URLs can be fetched")
+    try:
+        async with asyncio.timeout(settings.timeout):
+            return await _follow(client, request, url, settings)
+    except TimeoutError as exc:
+        raise FetchError(request.url, f"timed out after {settings.timeout:g} s") from exc
+    except httpx.HTTPError as exc:
+        raise FetchError(request.url, _describe(exc)) from exc
+
+
+async def _follow(client: httpx.AsyncClient, request: FetchRequest, url: str, settings: FetchSettings) -> FetchResult:
+    headers = {}
+    if request.etag:
+        headers["If-None-Match"] = request.etag
+    if request.last_modified:
+        headers["If-Modified-Since"] = request.last_modified
+    all_permanent = True
+    for _ in range(settings.max_redirects + 1):
+        response = await client.send(client.build_request("GET", url, headers=headers), stream=True)
+        try:
+            status = response.status_code
+            if status in _REDIRECTS and "location" in response.headers:
+                target = http_url(response.headers["location"], base=url)
+                if target is None:
+                    raise FetchError(request.url, "redirected to a URL that is not http(s)", status=status)
+                all_permanent = all_permanent and status in _PERMANENT
+                url = target
+                continue
+            permanent_url = url if all_permanent and url != request.url else None
+            if status == 304:
+                return _result(request, url, response, "not_modified", b"", permanent_url)
+            if 200 <= status < 300:
+                body = await _read_body(response, settings.max_bytes, request.url)
+                return _result(request, url, response, "ok", body, permanent_url)
+            raise FetchError(
+                request.url,
+                f"HTTP {status} {response.reason_phrase}".rstrip(),
+                status=status,
+                retry_after=_retry_after(response.headers.get("retry-after")),
+            )
+        finally:
+            await response.aclose()
+    raise FetchError(request.url, f"more than {settings.max_redirects} redirects")
+
+
+def _result(
+    request: FetchRequest,
+    url: str,
+    response: httpx.Response,
+    status: str,
+    body: bytes,
+    permanent_url: str | None,
+) -> FetchResult:
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    return FetchResult(
+        url=request.url,
+        final_url=url,
+        status=status,
+        http_status=response.status_code,
+        content=body,
+        headers=headers,
+        # A 304 may omit validators; keep the ones we sent in that case.
+        etag=headers.get("etag") or (request.etag if status == "not_modified" else None),
+        last_modified=headers.get("last-modified") or (request.last_modified if status == "not_modified" else None),
+        permanent_url=permanent_url,
+    )
+
+
+async def _read_body(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+    """Read the raw body, decompressing it ourselves so both sizes stay capped.
+
+    httpx would inflate a whole network chunk at once; a small gzip bomb can
+    grow a thousandfold, so inflate with ``max_length`` instead.
+    """
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(url, f"body larger than {max_bytes} bytes (Content-Length {declared})")
+    inflate = _decompressor(response.headers.get("content-encoding", ""), url)
+    raw_size = 0
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        raw_size += len(chunk)
+        if raw_size > max_bytes:
+            raise FetchError(url, f"body larger than {max_bytes} bytes")
+        data = inflate.feed(chunk, max_bytes - size + 1) if inflate else chunk
+        size += len(data)
+        if size > max_bytes:
+            raise FetchError(url, f"body larger than {max_bytes} bytes once decompressed")
+        parts.append(data)
+    if inflate:
+        tail = inflate.finish(max_bytes - size + 1)
+        size += len(tail)
+        if size > max_bytes:
+            raise FetchError(url, f"body larger than {max_bytes} bytes once decompressed")
+        parts.append(tail)
+    return b"".join(parts)
+
+
+class _Inflater:
+    """zlib with an output cap per call (gzip and both flavours of deflate)."""
+
+    def __init__(self, wbits: int, url: str) -> None:
+        self.url = url
+        self.wbits = wbits
+        self.obj = zlib.decompressobj(wbits)
+        self.first = True
+
+    def feed(self, chunk: bytes, limit: int) -> bytes:
+        try:
+            out = self.obj.decompress(chunk, limit)
+        except zlib.error as exc:
+            # "deflate" is meant to be zlib-wrapped, but many servers send raw deflate.
+            if self.first and self.wbits == zlib.MAX_WBITS:
+                self.wbits = -zlib.MAX_WBITS
+                self.obj = zlib.decompressobj(self.wbits)
+                return self.feed(chunk, limit)
+            raise FetchError(self.url, "corrupt compressed body") from exc
+        self.first = False
+        return out
+
+    def finish(self, limit: int) -> bytes:
+        try:
+            out = self.obj.decompress(self.obj.unconsumed_tail, limit) if self.obj.unconsumed_tail else b""
+            return out + self.obj.flush()
+        except zlib.error as exc:
+            raise FetchError(self.url, "corrupt compressed body") from exc
+
+
+def _decompressor(encoding: str, url: str) -> _Inflater | None:
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return _Inflater(16 + zlib.MAX_WBITS, url)
+    if encoding == "deflate":
+        return _Inflater(zlib.MAX_WBITS, url)
+    raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    kinds = {
+        httpx.ConnectTimeout: "connection timed out",
+        httpx.ReadTimeout: "read timed out",
+        httpx.ConnectError: "could not connect",
+        httpx.RemoteProtocolError: "server broke the HTTP protocol",
+        httpx.TooManyRedirects: "too many redirects",
+    }
+    for kind, label in kinds.items():
+        if isinstance(exc, kind):
+            detail = str(exc)
+            return f"{label} ({detail})" if detail else label
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,324 @@
+"""Feed bytes → ``ParsedFeed``. feedparser is used here and only here.
+
+feedparser is always given bytes, never a URL: given a string it may open
+files or fetch over the network. Its own sanitizer and relative-URI rewriting
+are turned off because they cost ~40x the parse itself; entry HTML is
+sanitized by ``sanitize.clean_html`` before it reaches a browser (see
+docs/design.md).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import feedparser
+
+from .errors import ParseError
+from .jsonfeed import looks_like_json_feed, parse_json_feed
+from .models import Enclosure, ParsedEntry, ParsedFeed
+from .urls import http_url
+
+log = logging.getLogger(__name__)
+
+MAX_ENTRIES = 500  # per feed; the newest in document order are kept
+MAX_TITLE = 1_000
+MAX_NAME = 500
+MAX_HTML = 1_000_000  # characters of summary or content
+MAX_ENCLOSURES = 20
+PARSE_TIME_BUDGET = 10.0  # seconds; a feed that needs more is that feed's error
+
+# feedparser flags these but the document is still usable (reader's policy).
+_HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def parse_feed(
+    content: bytes,
+    url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    time_budget: float = PARSE_TIME_BUDGET,
+) -> ParsedFeed:
+    """Parse a feed document (RSS, Atom or JSON Feed) fetched from ``url``."""
+    with _time_budget(time_budget, url):
+        if looks_like_json_feed(content):
+            parsed = parse_json_feed(content, url)
+        else:
+            parsed = _parse_xml(content, url, headers or {})
+    return _finish(parsed)
+
+
+def _parse_xml(content: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
+    response_headers = {"content-location": url}
+    if "content-type" in headers:
+        response_headers["content-type"] = headers["content-type"]
+    try:
+        d = feedparser.parse(
+            content,
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except (RecursionError, ValueError, LookupError) as exc:
+        raise ParseError(url, "unreadable feed") from exc
+    warnings: list[str] = []
+    if d.get("bozo"):
+        exc = d.get("bozo_exception")
+        if not d.get("version"):
+            raise ParseError(url, "not a feed") from exc if isinstance(exc, Exception) else None
+        if not isinstance(exc, _HARMLESS_BOZO):
+            warnings.append(f"malformed feed, parsed leniently: {exc}")
+    elif not d.get("version"):
+        raise ParseError(url, "not a feed")
+    feed = d.get("feed", {})
+    entries = []
+    for index, raw in enumerate(d.get("entries", [])[:MAX_ENTRIES]):
+        try:
+            entries.append(_entry(raw, url))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            warnings.append(f"entry {index} skipped: {exc!r}")
+    if d.get("entries") and not entries:
+        raise ParseError(url, "every entry was unreadable")
+    author = feed.get("author_detail") or {}
+    return ParsedFeed(
+        url=url,
+        title=_text(feed.get("title_detail"), feed.get("title")),
+        site_url=http_url(feed.get("link"), url),
+        author_name=_plain(author.get("name") or feed.get("author")),
+        entries=tuple(entries),
+        warnings=tuple(warnings),
+    )
+
+
+def _entry(raw: dict, feed_url: str) -> ParsedEntry:
+    content_detail = _best_content(raw.get("content") or [])
+    summary_detail = raw.get("summary_detail") or {}
+    content = _as_html(content_detail) if content_detail else None
+    summary = _as_html(summary_detail) if summary_detail else None
+    if summary is not None and summary == content:
+        summary = None  # feedparser copies Atom content into summary
+    base = content_detail.get("base") if content_detail else summary_detail.get("base")
+    link = http_url(raw.get("link"), feed_url)
+    author = raw.get("author_detail") or {}
+    comments_url, comments_feed_url, count = _replies(raw, feed_url)
+    return ParsedEntry(
+        guid=(raw.get("id") or "").strip() or (link or ""),
+        title=_text(raw.get("title_detail"), raw.get("title")),
+        link=link,
+        author_name=_plain(author.get("name") or raw.get("author")),
+        author_email=_plain(author.get("email")),
+        author_url=http_url(author.get("href"), feed_url),
+        summary=summary,
+        content=content,
+        published_at=_date(raw.get("published_parsed") or raw.get("updated_parsed")),
+        updated_at=_date(raw.get("updated_parsed")),
+        comments_url=comments_url,
+        comments_feed_url=comments_feed_url,
+        comment_count=count,
+        enclosures=_enclosures(raw, feed_url),
+        base_url=http_url(base, feed_url) or link or feed_url,
+    )
+
+
+def _best_content(contents: list[dict]) -> dict | None:
+    """Prefer HTML content over plain text when a feed gives several."""
+    for item in contents:
+        if item.get("type") in _HTML_TYPES:
+            return item
+    return contents[0] if contents else None
+
+
+def _as_html(detail: dict) -> str | None:
+    value = detail.get("value")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if detail.get("type") in _HTML_TYPES:
+        return value
+    # Plain text: escape it, and keep its paragraphs.
+    paragraphs = [p.strip() for p in value.split("\n\n") if p.strip()]
+    return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+
+
+def _replies(raw: dict, feed_url: str) -> tuple[str | None, str | None, int | None]:
+    """Where the conversation about an entry lives (RSS comments, wfw, Atom threading)."""
+    page = http_url(raw.get("comments"), feed_url)
+    feed = http_url(raw.get("wfw_commentrss"), feed_url)
+    count = _int(raw.get("slash_comments")) if raw.get("slash_comments") is not None else None
+    for link in raw.get("links") or []:
+        if link.get("rel") != "replies":
+            continue
+        href = http_url(link.get("href"), feed_url)
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        if kind in _HTML_TYPES and page is None:
+            page = href
+        elif (kind in _FEED_TYPES or kind.endswith("+xml")) and feed is None:
+            feed = href
+        if count is None and link.get("count") is not None:
+            count = _int(link.get("count"))
+    if raw.get("thr_total") is not None:
+        count = _int(raw.get("thr_total"))
+    return page, feed, count
+
+
+def _enclosures(raw: dict, feed_url: str) -> tuple[Enclosure, ...]:
+    found: dict[str, Enclosure] = {}
+    for link in raw.get("links") or []:
+        if link.get("rel") != "enclosure":
+            continue
+        url = http_url(link.get("href"), feed_url)
+        if url and url not in found:
+            length = _int(link.get("length"))
+            found[url] = Enclosure(url, _plain(link.get("type")), length if length and length > 0 else None)
+    return tuple(found.values())[:MAX_ENCLOSURES]
+
+
+def _text(detail: dict | None, fallback: object) -> str | None:
+    """A title as plain text, whatever markup the feed put in it."""
+    value = (detail or {}).get("value", fallback)
+    if not isinstance(value, str):
+        return None
+    if (detail or {}).get("type") in _HTML_TYPES:
+        from .sanitize import to_text  # titles are rare HTML; keep parse light to import
+
+        value = to_text(value)
+    return _plain(value)
+
+
+def _plain(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _int(value: object) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 <= number < 2**31 else None
+
+
+def _date(value: object) -> datetime | None:
+    """feedparser's struct_time is already UTC."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _finish(parsed: ParsedFeed) -> ParsedFeed:
+    """Make a parsed feed safe to store: identities, caps, repaired text.
+
+    Shared by every format so the storage rules hold whatever the source.
+    """
+    entries: list[ParsedEntry] = []
+    seen: set[str] = set()
+    for entry in parsed.entries[:MAX_ENTRIES]:
+        entry = _repair_entry(entry)
+        if entry.guid in seen:  # the same id twice in one document: keep the first
+            continue
+        seen.add(entry.guid)
+        entries.append(entry)
+    return ParsedFeed(
+        url=parsed.url,
+        title=_cap(repair_text(parsed.title), MAX_TITLE),
+        site_url=parsed.site_url,
+        author_name=_cap(repair_text(parsed.author_name), MAX_NAME),
+        entries=tuple(entries),
+        warnings=parsed.warnings,
+    )
+
+
+def _repair_entry(entry: ParsedEntry) -> ParsedEntry:
+    title = _cap(repair_text(entry.title), MAX_TITLE)
+    summary = _cap(repair_text(entry.summary), MAX_HTML)
+    content = _cap(repair_text(entry.content), MAX_HTML)
+    guid = _cap(repair_text(entry.guid), 1000) or ""
+    if not guid:
+        guid = "hash:" + _identity_hash(title, summary, content, entry.published_at)
+    return ParsedEntry(
+        guid=guid,
+        title=title,
+        link=entry.link,
+        author_name=_cap(repair_text(entry.author_name), MAX_NAME),
+        author_email=_cap(repair_text(entry.author_email), MAX_NAME),
+        author_url=entry.author_url,
+        summary=summary,
+        content=content,
+        published_at=entry.published_at,
+        updated_at=entry.updated_at,
+        comments_url=entry.comments_url,
+        comments_feed_url=entry.comments_feed_url,
+        comment_count=entry.comment_count,
+        enclosures=entry.enclosures[:MAX_ENCLOSURES],
+        base_url=entry.base_url,
+    )
+
+
+def _identity_hash(*parts: object) -> str:
+    """Identity for entries with neither id nor link: what they say and when."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(repr(part).encode("utf-8", "replace"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()[:32]
+
+
+def repair_text(value: str | None) -> str | None:
+    """Text SQLite and browsers can take: no NUL, no lone surrogates."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _cap(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value is not None and len(value) > limit else value
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+@contextmanager
+def _time_budget(seconds: float, url: str) -> Iterator[None]:
+    """Interrupt a parse that runs past its budget.
+
+    feedparser is pure Python over expat, so a SIGALRM handler gets to run
+    between callbacks. Signals only reach the main thread; elsewhere (the web
+    app's worker threads) the budget is not enforced and the fetch caps on
+    size are the only bound.
+    """
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _OutOfTime as exc:
+        raise ParseError(url, f"parsing took longer than {seconds:g} s") from exc
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,50 @@
+"""Which URLs Causerie accepts, and how relative ones are resolved.
+
+Only absolute ``http``/``https`` URLs are ever stored as feed URLs, links,
+comment URLs or enclosures: a ``javascript:`` or ``file:`` URL from a feed must
+never reach a page or the fetcher.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+MAX_URL_LENGTH = 2048
+_SCHEMES = ("http", "https")
+
+
+def http_url(value: object, base: str | None = None) -> str | None:
+    """Return ``value`` as an absolute http(s) URL, resolved against ``base``, or None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value or len(value) > MAX_URL_LENGTH or "\x00" in value:
+        return None
+    if base:
+        try:
+            value = urljoin(base, value)
+        except ValueError:
+            return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _SCHEMES or not parts.hostname:
+        return None
+    if any(ch.isspace() for ch in value):
+        value = value.replace(" ", "%20")
+        if any(ch.isspace() for ch in value):
+            return None
+    return value
+
+
+def is_http_url(value: str) -> bool:
+    return http_url(value) == value.strip()
+
+
+def host_of(url: str) -> str:
+    """The host name used to group fetches for the per-host limit."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
