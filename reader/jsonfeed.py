@@ -14,15 +14,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from reader.errors import ParseError
-from reader.models import Enclosure, ParsedEntry, ParsedFeed
-from reader.urls import http_url
+from .errors import ParseError
+from .models import Enclosure, ParsedEntry, ParsedFeed
+from .urls import http_url
 
 _BOM = b"\xef\xbb\xbf"
 _SNIFF_BYTES = 2048
 # JSON may escape "/" as "\/": curtclifton.net's feed writes "https:\/\/jsonfeed.org\/version\/1".
 _VERSION_MARKERS = (b"jsonfeed.org/version", b"jsonfeed.org\\/version")
-_VERSION_PREFIX = "https://jsonfeed.org/version/1"
+# Real feeds (pxlnv.com) write the version URL with http://; the spec says https.
+_VERSION_PREFIXES = ("https://jsonfeed.org/version/1", "http://jsonfeed.org/version/1")
 _BLANK_LINE = re.compile(r"\n\s*\n")
 
 
@@ -89,7 +90,7 @@ def _check_version(document: dict[str, Any], url: str) -> None:
     version = document.get("version")
     if version is None:
         raise ParseError(url, "not a json feed: no version")
-    if not isinstance(version, str) or not version.startswith(_VERSION_PREFIX):
+    if not isinstance(version, str) or not version.startswith(_VERSION_PREFIXES):
         raise ParseError(url, f"unknown json feed version {str(version)[:60]!r}")
 
 
@@ -122,10 +123,11 @@ def _parse_item(item: Any, base: str, feed_author: _Author | None) -> ParsedEntr
     if not isinstance(item, dict):
         raise _BadItem("not an object")
     author = _find_author(item, base) or feed_author or _Author(None, None, None)
+    link = http_url(item.get("url"), base=base) or http_url(item.get("external_url"), base=base)
     entry = ParsedEntry(
         guid=_guid(item, base),
         title=_text(item.get("title")),
-        link=http_url(item.get("url"), base=base) or http_url(item.get("external_url"), base=base),
+        link=link,
         author_name=author.name,
         author_email=author.email,
         author_url=author.url,
@@ -134,6 +136,7 @@ def _parse_item(item: Any, base: str, feed_author: _Author | None) -> ParsedEntr
         published_at=_parse_datetime(item.get("date_published")),
         updated_at=_parse_datetime(item.get("date_modified")),
         enclosures=_enclosures(item.get("attachments"), base),
+        base_url=link or base,
     )
     if not (entry.guid or entry.title or entry.link or entry.content or entry.summary or entry.enclosures):
         # Every such item would get the same content hash and collide.

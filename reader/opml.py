@@ -1,0 +1,180 @@
+"""Reading and writing OPML subscription lists.
+
+An OPML file is untrusted input: it is parsed with defusedxml (no entity
+expansion, no external entities, so no XML bomb or file disclosure), its size
+and nesting depth are capped, and any problem with the document as a whole
+raises ``OPMLError`` before anything is imported.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
+
+from .errors import OPMLError
+from .models import FeedSource, Subscription
+from .urls import http_url
+
+MAX_OPML_BYTES = 5 * 2**20
+MAX_DEPTH = 10  # folders inside folders; deeper nesting is flattened into the 10th
+MAX_OUTLINES = 20_000
+_BARE_AMPERSAND = re.compile(rb"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+
+
+@dataclass(frozen=True)
+class OPMLImport:
+    """What a file holds: the feeds to subscribe to, and what was left out and why."""
+
+    sources: tuple[FeedSource, ...]
+    skipped: tuple[str, ...] = ()  # human-readable, one per outline left out
+    duplicates: int = 0
+    title: str | None = None
+    folders: tuple[tuple[str, ...], ...] = field(default=())
+
+
+def read_opml(data: bytes) -> OPMLImport:
+    """Parse an OPML 1.0/2.0 document. Raises ``OPMLError`` if it cannot be imported as a whole."""
+    if len(data) > MAX_OPML_BYTES:
+        raise OPMLError(f"OPML file too large ({len(data)} bytes, limit {MAX_OPML_BYTES})")
+    repaired = False
+    try:
+        root = _parse_xml(data)
+    except OPMLError:
+        # A bare "&" in a title is the most common flaw in exported OPML; repair
+        # only that, and refuse anything else that is not well-formed.
+        fixed = _BARE_AMPERSAND.sub(b"&amp;", data)
+        if fixed == data:
+            raise
+        root = _parse_xml(fixed)
+        repaired = True
+    if _local(root.tag).lower() != "opml":
+        raise OPMLError(f"not an OPML file (root element is <{_local(root.tag)}>)")
+    body = next((child for child in root if _local(child.tag).lower() == "body"), None)
+    if body is None:
+        raise OPMLError("OPML file has no <body>")
+    reader = _Walker()
+    reader.walk(body, (), 0)
+    head = next((child for child in root if _local(child.tag).lower() == "head"), None)
+    title = None
+    if head is not None:
+        title_el = next((c for c in head if _local(c.tag).lower() == "title"), None)
+        title = (title_el.text or "").strip() or None if title_el is not None else None
+    notes = ["repaired unescaped '&' characters"] if repaired else []
+    return OPMLImport(
+        sources=tuple(reader.sources),
+        skipped=tuple(notes + reader.skipped),
+        duplicates=reader.duplicates,
+        title=title,
+        folders=tuple(reader.folders),
+    )
+
+
+def _parse_xml(data: bytes) -> ET.Element:
+    try:
+        return SafeET.fromstring(data)
+    except defusedxml.DefusedXmlException as exc:
+        raise OPMLError("OPML file uses XML entities or DTD features that are not allowed") from exc
+    except (ET.ParseError, ValueError) as exc:
+        raise OPMLError("not a well-formed XML document") from exc
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.sources: list[FeedSource] = []
+        self.skipped: list[str] = []
+        self.folders: list[tuple[str, ...]] = []
+        self.seen: set[str] = set()
+        self.duplicates = 0
+        self.count = 0
+
+    def walk(self, element: ET.Element, path: tuple[str, ...], depth: int) -> None:
+        for outline in element:
+            if _local(outline.tag).lower() != "outline":
+                continue
+            self.count += 1
+            if self.count > MAX_OUTLINES:
+                raise OPMLError(f"OPML file has more than {MAX_OUTLINES} outlines")
+            attrs = {k.lower(): (v or "").strip() for k, v in outline.attrib.items()}
+            name = attrs.get("title") or attrs.get("text") or ""
+            feed_url = attrs.get("xmlurl") or (attrs.get("url") if _is_feed_type(attrs.get("type")) else "")
+            children = [c for c in outline if _local(c.tag).lower() == "outline"]
+            if feed_url:
+                self._add(feed_url, name, attrs, path)
+            elif not children:
+                label = name or "(untitled)"
+                self.skipped.append(f"{label}: no xmlUrl, not a feed")
+            if children:
+                # Folders deeper than MAX_DEPTH keep their feeds, filed in the deepest allowed folder.
+                child_path = path + (name or "Untitled",) if not feed_url and depth < MAX_DEPTH else path
+                if child_path != path and child_path not in self.folders:
+                    self.folders.append(child_path)
+                self.walk(outline, child_path, depth + 1)
+
+    def _add(self, raw_url: str, name: str, attrs: dict[str, str], path: tuple[str, ...]) -> None:
+        url = http_url(_feed_scheme(raw_url))
+        if url is None:
+            self.skipped.append(f"{name or raw_url}: {raw_url[:200]!r} is not an http(s) URL")
+            return
+        key = url.rstrip("/").lower()
+        if key in self.seen:
+            self.duplicates += 1
+            return
+        self.seen.add(key)
+        self.sources.append(
+            FeedSource(
+                url=url,
+                title=(name or None) and name[:500],
+                site_url=http_url(attrs.get("htmlurl")),
+                group_path=path,
+            )
+        )
+
+
+def _feed_scheme(url: str) -> str:
+    """``feed://`` and ``feed:https://`` are old browser conventions for http(s) feeds."""
+    lowered = url.lower()
+    if lowered.startswith("feed:http"):
+        return url[5:]
+    if lowered.startswith("feed://"):
+        return "http://" + url[7:]
+    return url
+
+
+def _is_feed_type(kind: str | None) -> bool:
+    # Some exporters write the feed address in ``url`` rather than ``xmlUrl``.
+    return (kind or "").lower() in ("rss", "atom")
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def write_opml(subscriptions: Iterable[Subscription], *, title: str = "Causerie subscriptions") -> bytes:
+    """OPML 2.0 with one folder outline per group, nested as the groups are."""
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = title
+    ET.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC), usegmt=True)
+    body = ET.SubElement(root, "body")
+    folders: dict[tuple[str, ...], ET.Element] = {(): body}
+
+    def folder(path: tuple[str, ...]) -> ET.Element:
+        if path not in folders:
+            parent = folder(path[:-1])
+            folders[path] = ET.SubElement(parent, "outline", text=path[-1], title=path[-1])
+        return folders[path]
+
+    for sub in sorted(subscriptions, key=lambda s: (s.group_path, s.display_title.lower())):
+        attrs = {"type": "rss", "text": sub.display_title, "title": sub.display_title, "xmlUrl": sub.feed.url}
+        if sub.feed.site_url:
+            attrs["htmlUrl"] = sub.feed.site_url
+        ET.SubElement(folder(sub.group_path), "outline", attrs)
+    ET.indent(root)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
