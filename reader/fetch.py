@@ -114,7 +114,7 @@ class _Runner(threading.Thread):
         self.settings = settings
         self.done = done
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.main_task: asyncio.Task | None = None
+        self.fetches: asyncio.Future | None = None
         self.slots: asyncio.Semaphore | None = None
         self.ready = threading.Event()
 
@@ -130,16 +130,20 @@ class _Runner(threading.Thread):
 
     async def _main(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.main_task = asyncio.current_task()
         self.slots = asyncio.Semaphore(self.settings.workers)
-        self.ready.set()
         hosts: dict[str, asyncio.Semaphore] = {}
         async with _make_client(self.settings) as client:
             tasks = []
             for request in self.requests:
                 host = hosts.setdefault(host_of(request.url), asyncio.Semaphore(self.settings.per_host))
                 tasks.append(asyncio.create_task(self._one(client, request, host)))
-            await asyncio.gather(*tasks)
+            # stop() cancels the fetches, never this task: cancelling it used to
+            # interrupt the client's close (the consumer calls stop() as soon as
+            # the last result arrives, often while the client is still closing),
+            # leaking its pooled sockets (ResourceWarning: unclosed transport).
+            self.fetches = asyncio.gather(*tasks)
+            self.ready.set()
+            await self.fetches
 
     async def _one(self, client: httpx.AsyncClient, request: FetchRequest, host: asyncio.Semaphore) -> None:
         # The host slot is taken first, so feeds queued behind a busy host
@@ -162,9 +166,9 @@ class _Runner(threading.Thread):
 
     def stop(self) -> None:
         self.ready.wait()
-        if self.is_alive() and self.loop is not None and self.main_task is not None:
+        if self.is_alive() and self.loop is not None and self.fetches is not None:
             with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self.main_task.cancel)
+                self.loop.call_soon_threadsafe(self.fetches.cancel)
         self.join()
 
 
@@ -179,9 +183,9 @@ def _make_client(settings: FetchSettings) -> httpx.AsyncClient:
 
 async def fetch_one(client: httpx.AsyncClient, request: FetchRequest, settings: FetchSettings) -> FetchResult:
     """One GET with redirects, under a single deadline covering every step."""
-    url = http_url(request.url)
+    url = _fetchable_url(request.url)
     if url is None:
-        raise InvalidFeedURLError(request.url, "only http and https URLs can be fetched")
+        raise InvalidFeedURLError(request.url, "only valid http and https URLs can be fetched")
     try:
         async with asyncio.timeout(settings.timeout):
             return await _follow(client, request, url, settings)
@@ -199,13 +203,20 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, url: str, se
         headers["If-Modified-Since"] = request.last_modified
     all_permanent = True
     for _ in range(settings.max_redirects + 1):
-        response = await client.send(client.build_request("GET", url, headers=headers), stream=True)
+        try:
+            response = await client.send(client.build_request("GET", url, headers=headers), stream=True)
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # Even with follow_redirects=False, httpx parses Location to fill in
+            # response.next_request, and an unusable one ("javascript:x()",
+            # "http://xn--/") raises outside httpx.HTTPError. Without this it
+            # escaped fetch_all and stopped every other feed.
+            raise FetchError(request.url, "redirected to an invalid URL") from exc
         try:
             status = response.status_code
             if status in _REDIRECTS and "location" in response.headers:
-                target = http_url(response.headers["location"], base=url)
+                target = _fetchable_url(response.headers["location"], base=url)
                 if target is None:
-                    raise FetchError(request.url, "redirected to a URL that is not http(s)", status=status)
+                    raise FetchError(request.url, "redirected to a URL that is not valid http(s)", status=status)
                 all_permanent = all_permanent and status in _PERMANENT
                 url = target
                 continue
@@ -224,6 +235,27 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, url: str, se
         finally:
             await response.aclose()
     raise FetchError(request.url, f"more than {settings.max_redirects} redirects")
+
+
+def _fetchable_url(value: str, base: str | None = None) -> str | None:
+    """``http_url``, narrowed to what httpx can actually request.
+
+    ``http_url`` lets through hosts httpx cannot IDNA-encode ("xn--") and ports
+    out of range (":99999"); httpx then raises InvalidURL, IDNAError or an
+    OverflowError, none of them an ``httpx.HTTPError``, so one such URL (or a
+    redirect to one) escaped ``fetch_all`` and stopped every other feed.
+    """
+    url = http_url(value, base=base)
+    if url is None:
+        return None
+    try:
+        parsed = httpx.URL(url)
+        host, port = parsed.host, parsed.port  # .host decodes IDNA lazily, and may raise
+    except (httpx.InvalidURL, UnicodeError):
+        return None
+    if not host or (port is not None and not 0 < port < 65536):
+        return None
+    return url
 
 
 def _result(

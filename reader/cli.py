@@ -1,0 +1,165 @@
+"""The ``reader`` console script."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import Counter
+
+import click
+
+from .config import Config, load_config
+from .errors import ReaderError
+from .models import UpdateResult
+from .opml import read_opml, write_opml
+from .store import Store
+from .subscribe import subscribe
+from .update import select_feeds, update_feeds, utc_now
+
+
+def _config(ctx: click.Context) -> Config:
+    return ctx.obj["config"]
+
+
+def _store(ctx: click.Context) -> Store:
+    if "store" not in ctx.obj:
+        ctx.obj["store"] = Store.open(_config(ctx).db_path)
+        ctx.call_on_close(ctx.obj["store"].close)
+    return ctx.obj["store"]
+
+
+class _Group(click.Group):
+    """Expected errors become one line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ReaderError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.option("--db", "db_path", metavar="PATH", help="database file (default: $READER_DB, else the XDG data dir)")
+@click.option("-v", "--verbose", count=True, help="log more (-v info, -vv debug)")
+@click.version_option(package_name="causerie")
+@click.pass_context
+def main(ctx: click.Context, db_path: str | None, verbose: int) -> None:
+    """Causerie: follow people through their feeds, in order, and reply to them."""
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        config = load_config(db_path=db_path)
+    except ReaderError as exc:
+        raise click.UsageError(str(exc)) from exc
+    ctx.obj = {"config": config}
+
+
+@main.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.pass_context
+def import_(ctx: click.Context, file) -> None:
+    """Subscribe to every feed in an OPML FILE ("-" reads stdin). All or nothing."""
+    document = read_opml(file.read())
+    report = _store(ctx).add_feeds(document.sources)
+    click.echo(
+        f"imported {report.added} feeds into {report.groups} new groups"
+        f" ({report.existing} already followed, {document.duplicates} duplicates merged)"
+    )
+    if document.skipped:
+        click.echo(f"skipped {len(document.skipped)} outlines:")
+        for reason in document.skipped:
+            click.echo(f"  {reason}")
+
+
+@main.command()
+@click.option("-o", "--output", type=click.File("wb"), default="-", help="file to write (default stdout)")
+@click.pass_context
+def export(ctx: click.Context, output) -> None:
+    """Write the subscriptions as OPML 2.0, groups as folders."""
+    output.write(write_opml(_store(ctx).list_subscriptions()))
+
+
+@main.command()
+@click.argument("url")
+@click.option("--group", "group", help="file it under this group; nest with '/', e.g. 'Friends/Poets'")
+@click.option("--title", help="your name for this feed")
+@click.option("--no-fetch", is_flag=True, help="subscribe only; fetch with the next 'reader fetch'")
+@click.pass_context
+def add(ctx: click.Context, url: str, group: str | None, title: str | None, no_fetch: bool) -> None:
+    """Follow a feed, given its URL or the URL of a web page that announces it."""
+    store = _store(ctx)
+    path = tuple(part.strip() for part in group.split("/") if part.strip()) if group else ()
+    sub, found = subscribe(store, _config(ctx), url, group_path=path, title=title)
+    click.echo(f"subscribed to {found.url} ({found.how})")
+    for other in found.alternatives:
+        click.echo(f"  the page also offers {other}")
+    if not no_fetch:
+        for result in update_feeds(store, _config(ctx), [sub.feed]):
+            click.echo(_describe(result))
+
+
+@main.command("list")
+@click.pass_context
+def list_(ctx: click.Context) -> None:
+    """Show the subscriptions: person, feed, group and fetch state."""
+    subs = _store(ctx).list_subscriptions()
+    if not subs:
+        click.echo("no subscriptions yet: try 'reader import feeds.opml' or 'reader add URL'")
+        return
+    for sub in sorted(subs, key=lambda s: (s.group_path, s.person_name.lower())):
+        feed = sub.feed
+        state = feed.status if not feed.last_error else f"{feed.status}: {feed.last_error}"
+        group = "/".join(sub.group_path) or "-"
+        click.echo(f"{sub.person_name}  [{group}]  {feed.url}  {state}")
+    click.echo(f"{len(subs)} feeds")
+
+
+@main.command()
+@click.argument("url")
+@click.pass_context
+def remove(ctx: click.Context, url: str) -> None:
+    """Unfollow the feed at URL (its entries go once nobody follows it)."""
+    _store(ctx).remove_feed(url)
+    click.echo(f"removed {url}")
+
+
+@main.command()
+@click.argument("urls", nargs=-1)
+@click.option("--due", is_flag=True, help="only feeds whose next fetch time has come (for cron or a timer)")
+@click.pass_context
+def fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
+    """Fetch followed feeds now (or only the URLS given, whatever their state)."""
+    store = _store(ctx)
+    feeds = select_feeds(store, utc_now(), due_only=due, urls=urls or None)
+    results: list[UpdateResult] = []
+    updates = update_feeds(store, _config(ctx), feeds)
+    if sys.stderr.isatty() and len(feeds) > 1:
+        with click.progressbar(updates, length=len(feeds), label="fetching", file=sys.stderr) as bar:
+            results.extend(bar)
+    else:
+        results.extend(updates)
+    click.echo(_summary(results))
+    for result in results:
+        if result.error:
+            click.echo(f"  {result.url}: {result.error}")
+
+
+def _summary(results: list[UpdateResult]) -> str:
+    count = Counter(r.status for r in results)
+    new = sum(r.new for r in results)
+    updated = sum(r.updated for r in results)
+    return (
+        f"{len(results)} feeds: {count['ok']} fetched, {count['not_modified'] + count['unchanged']} unchanged,"
+        f" {count['error'] + count['gone']} errors; {new} new entries, {updated} updated"
+    )
+
+
+def _describe(result: UpdateResult) -> str:
+    if result.error:
+        return f"{result.url}: {result.status}: {result.error}"
+    return f"{result.url}: {result.status}, {result.new} new entries"
+
+
+if __name__ == "__main__":
+    main()
