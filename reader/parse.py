@@ -146,8 +146,10 @@ def _entry(raw: dict, feed_url: str) -> ParsedEntry:
         author_url=http_url(author.get("href"), feed_url),
         summary=summary,
         content=content,
-        published_at=_date(raw.get("published_parsed") or raw.get("updated_parsed")),
-        updated_at=_date(raw.get("updated_parsed")),
+        # dict.get: feedparser's own get() maps a missing updated_parsed to
+        # published_parsed, with a DeprecationWarning.
+        published_at=_date(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")),
+        updated_at=_date(dict.get(raw, "updated_parsed")),
         comments_url=comments_url,
         comments_feed_url=comments_feed_url,
         comment_count=count,

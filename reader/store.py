@@ -361,7 +361,9 @@ class Store:
                     "SELECT guid, id, hash, first_seen_at FROM entries WHERE feed_id = ?", [feed_id]
                 )
             }
-            for entry in parsed.entries:
+            # Feeds list newest first; inserting oldest first makes ids (the
+            # timeline's tie-break) agree with the feed when dates are equal.
+            for entry in reversed(parsed.entries):
                 digest = _entry_hash(entry)
                 old = known.get(entry.guid)
                 if old is not None and old[1] == digest:

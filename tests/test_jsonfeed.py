@@ -172,9 +172,7 @@ def test_missing_items_is_an_empty_feed_with_a_warning():
         pytest.param(b"<rss version='2.0'></rss>", "not valid json", id="xml"),
         pytest.param(b"{" + V11 + b", 'items': []}", "not valid json", id="single-quotes"),
         pytest.param(b"{" + V11 + b', "items": [' + b"[" * 100_000, "not valid json", id="deep-nesting"),
-        pytest.param(
-            b"{" + V11 + b', "items": [{"id": ' + b"9" * 5000 + b"}]}", "not valid json", id="huge-int"
-        ),
+        pytest.param(b"{" + V11 + b', "items": [{"id": ' + b"9" * 5000 + b"}]}", "not valid json", id="huge-int"),
         pytest.param(b"[]", "top level is not an object", id="array"),
         pytest.param(b'"https://jsonfeed.org/version/1.1"', "top level is not an object", id="string"),
         pytest.param(b"null", "top level is not an object", id="null"),
@@ -208,9 +206,7 @@ LONG_ITEMS = b', "items": [' + b",".join([b'{"id": "%d"}' % i for i in range(500
         pytest.param(b"\xef\xbb\xbf\r\n\t {" + V11 + b"}", True, id="bom-and-whitespace"),
         pytest.param(b'{"version":"https:\\/\\/jsonfeed.org\\/version\\/1"}', True, id="escaped-slashes"),
         pytest.param(b'{"title": "t"' + LONG_ITEMS + b", " + V11 + b"}", True, id="version-last"),
-        pytest.param(
-            b'{"title": "t"' + LONG_ITEMS + b", " + V11 + LONG_ITEMS + b"}", False, id="version-buried"
-        ),
+        pytest.param(b'{"title": "t"' + LONG_ITEMS + b", " + V11 + LONG_ITEMS + b"}", False, id="version-buried"),
         pytest.param(b"[" + V11 + b"]", False, id="array"),
         pytest.param(b'{"title": "just some json"}', False, id="other-json"),
         pytest.param(b"<?xml version='1.0'?><rss><!-- jsonfeed.org/version --></rss>", False, id="xml"),

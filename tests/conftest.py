@@ -1,0 +1,39 @@
+from collections.abc import Iterator
+
+import pytest
+from httpserver import FeedServer
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A real HTTP server on 127.0.0.1 (see tests/httpserver.py), stopped after the test."""
+    server = FeedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    # A route function that raised is a bug in the test, not in the code under test.
+    assert not server.errors, f"route functions raised: {server.errors!r}"
+
+
+@pytest.fixture
+def config(tmp_path):
+    from reader.config import load_config
+
+    return load_config({}, db_path=str(tmp_path / "reader.sqlite"))
+
+
+@pytest.fixture
+def store(config):
+    from reader.store import Store
+
+    store = Store.open(config.db_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def fetch():
+    from fakes import FakeFetch
+
+    return FakeFetch()

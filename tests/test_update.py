@@ -1,0 +1,234 @@
+"""update_feeds end to end above the network: real parser, real SQLite, fake fetch and clock."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fakes import rss
+
+from reader.errors import FetchError, ParseError
+from reader.models import FetchResult
+from reader.update import backoff, select_feeds, update_feeds
+
+T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
+URL = "https://blog.example/feed.xml"
+OTHER = "https://other.example/rss"
+
+
+def run(store, config, fetch, now=T0, **kwargs):
+    feeds = select_feeds(store, now, **kwargs)
+    return list(update_feeds(store, config, feeds, fetch=fetch, now=lambda: now))
+
+
+def test_new_entries_are_stored_and_counted(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = rss(("a", "First"), ("b", "Second"))
+
+    [result] = run(store, config, fetch)
+
+    assert (result.status, result.new, result.updated) == ("ok", 2, 0)
+    assert [e.title for e in store.list_entries()] == ["First", "Second"]
+    assert store.get_feed(URL).status == "ok"
+
+
+def test_refetching_the_same_entries_never_duplicates(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = rss(("a", "First"))
+    run(store, config, fetch)
+    fetch.responses[URL] = rss(("a", "First"), ("b", "Second"))  # new body, one old entry
+
+    [result] = run(store, config, fetch, now=T0 + timedelta(hours=2))
+
+    assert (result.new, result.updated) == (1, 0)
+    assert store.count_entries() == 2
+
+
+def test_changed_content_updates_the_entry_in_place(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = rss(("a", "Draft title"))
+    run(store, config, fetch)
+    fetch.responses[URL] = rss(("a", "Final title"))
+
+    [result] = run(store, config, fetch, now=T0 + timedelta(hours=2))
+
+    assert (result.new, result.updated) == (0, 1)
+    [entry] = store.list_entries()
+    assert entry.title == "Final title"
+    assert entry.first_seen_at == T0  # a change is not a new arrival
+
+
+def test_search_index_follows_changes(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = rss(("a", "Draft about herons"))
+    run(store, config, fetch)
+    fetch.responses[URL] = rss(("a", "Final about egrets"))
+    run(store, config, fetch, now=T0 + timedelta(hours=2))
+
+    def hits(word):
+        return store.db.execute("SELECT count(*) FROM entries_fts WHERE entries_fts MATCH ?", [word]).fetchone()[0]
+
+    assert (hits("herons"), hits("egrets")) == (0, 1)
+    store.remove_feed(URL)
+    assert hits("egrets") == 0
+
+
+def test_a_304_stores_nothing_but_the_fetch_time(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = rss(("a", "First"))
+    run(store, config, fetch)
+    later = T0 + timedelta(hours=2)
+
+    [result] = run(store, config, fetch, now=later)
+
+    assert result.status == "not_modified"
+    assert fetch.calls[-1].etag is not None  # the validator was sent back
+    feed = store.get_feed(URL)
+    assert feed.last_fetched_at == later
+    assert store.count_entries() == 1
+
+
+def test_an_identical_body_without_validators_is_not_parsed_again(store, config, fetch):
+    store.add_feed(URL)
+    body = rss(("a", "First")).encode()
+    fetch.responses[URL] = FetchResult(URL, URL, "ok", 200, content=body)
+    run(store, config, fetch)
+
+    [result] = run(store, config, fetch, now=T0 + timedelta(hours=2))
+
+    assert result.status == "unchanged"
+
+
+def test_one_bad_feed_does_not_stop_the_others(store, config, fetch):
+    store.add_feed(URL)
+    store.add_feed(OTHER)
+    fetch.responses[URL] = b"<html><body>not a feed</body></html>"
+    fetch.responses[OTHER] = rss(("x", "Fine"))
+
+    results = {r.url: r for r in run(store, config, fetch)}
+
+    assert results[URL].status == "error" and "not a feed" in results[URL].error
+    assert (results[OTHER].status, results[OTHER].new) == ("ok", 1)
+
+
+def test_an_error_is_recorded_backs_off_and_clears_on_success(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = FetchError(URL, "HTTP 500 Internal Server Error", status=500)
+
+    [result] = run(store, config, fetch)
+
+    feed = store.get_feed(URL)
+    assert (feed.status, feed.error_count, feed.http_status) == ("error", 1, 500)
+    assert feed.last_error == "HTTP 500 Internal Server Error"
+    assert feed.wait_until == T0 + backoff(1)
+    assert select_feeds(store, T0 + timedelta(minutes=1)) == []  # told to wait
+    # Still failing later: the wait doubles.
+    run(store, config, fetch, now=feed.wait_until)
+    assert store.get_feed(URL).wait_until == feed.wait_until + backoff(2)
+    assert backoff(2) == 2 * backoff(1)
+
+    fetch.responses[URL] = rss(("a", "Back"))
+    run(store, config, fetch, now=T0 + timedelta(days=2))
+
+    feed = store.get_feed(URL)
+    assert (feed.status, feed.error_count, feed.last_error, feed.wait_until) == ("ok", 0, None, None)
+
+
+def test_backoff_grows_but_never_gives_up():
+    assert backoff(1) < backoff(2) < backoff(3)
+    assert backoff(100) == backoff(50) == timedelta(hours=24)
+
+
+def test_retry_after_is_honoured(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = FetchError(URL, "HTTP 429 Too Many Requests", status=429, retry_after=7200)
+
+    run(store, config, fetch)
+
+    feed = store.get_feed(URL)
+    assert feed.wait_until == T0 + timedelta(hours=2)
+    assert select_feeds(store, T0 + timedelta(minutes=119)) == []
+    assert [f.url for f in select_feeds(store, T0 + timedelta(minutes=120))] == [URL]
+
+
+def test_410_gone_stops_polling_until_asked(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = FetchError(URL, "HTTP 410 Gone", status=410)
+
+    [result] = run(store, config, fetch)
+
+    assert result.status == "gone"
+    assert select_feeds(store, T0 + timedelta(days=30)) == []
+    # A user naming the feed fetches it anyway.
+    assert [f.url for f in select_feeds(store, T0, urls=[URL])] == [URL]
+
+
+def test_due_only_skips_feeds_fetched_recently(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = rss(("a", "First"))
+    run(store, config, fetch)
+
+    assert select_feeds(store, T0 + timedelta(minutes=30), due_only=True) == []
+    assert select_feeds(store, T0 + timedelta(minutes=30))  # plain fetch: everything
+    due = T0 + timedelta(minutes=config.update_interval)
+    assert [f.url for f in select_feeds(store, due, due_only=True)] == [URL]
+
+
+def test_a_permanent_redirect_updates_the_feed_url(store, config, fetch):
+    store.add_feed(URL)
+    new_url = "https://blog.example/new-feed.xml"
+    fetch.responses[URL] = FetchResult(
+        URL, new_url, "ok", 200, content=rss(("a", "Moved")).encode(), permanent_url=new_url
+    )
+
+    [result] = run(store, config, fetch)
+
+    assert result.url == new_url
+    assert store.get_subscription(new_url).feed.url == new_url
+
+
+def test_an_unexpected_exception_propagates(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError):
+        run(store, config, fetch)
+
+
+def test_a_new_person_is_named_from_the_feed_author_or_title(store, config, fetch):
+    store.add_feed(URL)
+    store.add_feed(OTHER)
+    fetch.responses[URL] = rss(("a", "x"), title="Notes", author="ada@example.org (Ada Lovelace)")
+    fetch.responses[OTHER] = rss(("b", "y"), title="Grace's log")
+
+    run(store, config, fetch)
+
+    names = {s.feed.url: s.person_name for s in store.list_subscriptions()}
+    assert names == {URL: "Ada Lovelace", OTHER: "Grace's log"}
+
+
+def test_dates_missing_or_in_the_future_use_the_first_seen_time(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = (
+        "<rss version='2.0'><channel><title>t</title>"
+        "<item><guid>past</guid><title>past</title><pubDate>Mon, 06 Jan 2020 10:00:00 GMT</pubDate></item>"
+        "<item><guid>future</guid><title>future</title><pubDate>Mon, 06 Jan 2031 10:00:00 GMT</pubDate></item>"
+        "<item><guid>undated</guid><title>undated</title></item>"
+        "</channel></rss>"
+    )
+
+    run(store, config, fetch)
+
+    entries = {e.title: e for e in store.list_entries()}
+    assert entries["past"].sort_at == datetime(2020, 1, 6, 10, tzinfo=UTC)
+    assert entries["future"].sort_at == T0 and entries["future"].is_future_dated
+    assert entries["future"].published_at == datetime(2031, 1, 6, 10, tzinfo=UTC)  # original kept
+    assert entries["undated"].sort_at == T0 and entries["undated"].published_at is None
+
+
+def test_parse_errors_are_feed_errors(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = ParseError(URL, "not a feed")
+
+    [result] = run(store, config, fetch)
+
+    assert result.status == "error"
+    assert store.get_feed(URL).error_count == 1
