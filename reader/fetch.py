@@ -2,7 +2,7 @@
 
 Everything network-facing lives here and only here: schemes, timeouts, the
 body-size caps, redirects, conditional requests and the per-host limit. The
-HTTP client (httpx) is used from this module only.
+HTTP client (aiohttp) is used from this module only.
 
 Fetches run on an asyncio loop in a background thread so that the caller can
 parse and store one feed while the next ones are still downloading; results
@@ -22,7 +22,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-import httpx
+import aiohttp
+import yarl
 
 from . import __version__
 from .errors import FetchError, InvalidFeedURLError
@@ -145,7 +146,7 @@ class _Runner(threading.Thread):
             self.ready.set()
             await self.fetches
 
-    async def _one(self, client: httpx.AsyncClient, request: FetchRequest, host: asyncio.Semaphore) -> None:
+    async def _one(self, client: aiohttp.ClientSession, request: FetchRequest, host: asyncio.Semaphore) -> None:
         # The host slot is taken first, so feeds queued behind a busy host
         # never hold one of the global slots while they wait.
         async with host:
@@ -172,16 +173,21 @@ class _Runner(threading.Thread):
         self.join()
 
 
-def _make_client(settings: FetchSettings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        follow_redirects=False,  # followed by hand: we count them and remember 301/308
-        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-        limits=httpx.Limits(max_connections=settings.workers, max_keepalive_connections=settings.workers),
+def _make_client(settings: FetchSettings) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=settings.workers, limit_per_host=settings.per_host),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout),
         headers={"User-Agent": settings.user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"},
+        # We inflate ourselves, with a cap (see _read_body).
+        auto_decompress=False,
+        # Proxy settings from the environment, as curl and browsers honour them.
+        trust_env=True,
+        # Keep URLs as the feed wrote them (no re-quoting of %-escapes).
+        requote_redirect_url=False,
     )
 
 
-async def fetch_one(client: httpx.AsyncClient, request: FetchRequest, settings: FetchSettings) -> FetchResult:
+async def fetch_one(client: aiohttp.ClientSession, request: FetchRequest, settings: FetchSettings) -> FetchResult:
     """One GET with redirects, under a single deadline covering every step."""
     url = _fetchable_url(request.url)
     if url is None:
@@ -191,11 +197,14 @@ async def fetch_one(client: httpx.AsyncClient, request: FetchRequest, settings: 
             return await _follow(client, request, url, settings)
     except TimeoutError as exc:
         raise FetchError(request.url, f"timed out after {settings.timeout:g} s") from exc
-    except httpx.HTTPError as exc:
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        # ValueError: yarl/aiohttp refusing a URL (bad host, bad port) deep in the request.
         raise FetchError(request.url, _describe(exc)) from exc
 
 
-async def _follow(client: httpx.AsyncClient, request: FetchRequest, url: str, settings: FetchSettings) -> FetchResult:
+async def _follow(
+    client: aiohttp.ClientSession, request: FetchRequest, url: str, settings: FetchSettings
+) -> FetchResult:
     headers = {}
     if request.etag:
         headers["If-None-Match"] = request.etag
@@ -204,15 +213,13 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, url: str, se
     all_permanent = True
     for _ in range(settings.max_redirects + 1):
         try:
-            response = await client.send(client.build_request("GET", url, headers=headers), stream=True)
-        except (httpx.InvalidURL, UnicodeError) as exc:
-            # Even with follow_redirects=False, httpx parses Location to fill in
-            # response.next_request, and an unusable one ("javascript:x()",
-            # "http://xn--/") raises outside httpx.HTTPError. Without this it
-            # escaped fetch_all and stopped every other feed.
+            response = await client.get(_request_url(url), headers=headers, allow_redirects=False)
+        except (ValueError, UnicodeError) as exc:
+            # aiohttp reads Location even when not following it, and refuses a
+            # host it cannot encode ("http://xn--/"); our URL was checked already.
             raise FetchError(request.url, "redirected to an invalid URL") from exc
-        try:
-            status = response.status_code
+        async with response:  # releases the connection whatever happens below
+            status = response.status
             if status in _REDIRECTS and "location" in response.headers:
                 target = _fetchable_url(response.headers["location"], base=url)
                 if target is None:
@@ -228,40 +235,44 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, url: str, se
                 return _result(request, url, response, "ok", body, permanent_url)
             raise FetchError(
                 request.url,
-                f"HTTP {status} {response.reason_phrase}".rstrip(),
+                f"HTTP {status} {response.reason or ''}".rstrip(),
                 status=status,
                 retry_after=_retry_after(response.headers.get("retry-after")),
             )
-        finally:
-            await response.aclose()
     raise FetchError(request.url, f"more than {settings.max_redirects} redirects")
 
 
 def _fetchable_url(value: str, base: str | None = None) -> str | None:
-    """``http_url``, narrowed to what httpx can actually request.
+    """``http_url``, narrowed to what the HTTP client can actually request.
 
-    ``http_url`` lets through hosts httpx cannot IDNA-encode ("xn--") and ports
-    out of range (":99999"); httpx then raises InvalidURL, IDNAError or an
-    OverflowError, none of them an ``httpx.HTTPError``, so one such URL (or a
-    redirect to one) escaped ``fetch_all`` and stopped every other feed.
+    ``http_url`` lets through hosts that cannot be IDNA-encoded ("xn--") and
+    ports out of range (":99999"); one such URL, or a redirect to one, must be
+    that feed's error and never stop the other fetches.
     """
     url = http_url(value, base=base)
     if url is None:
         return None
     try:
-        parsed = httpx.URL(url)
-        host, port = parsed.host, parsed.port  # .host decodes IDNA lazily, and may raise
-    except (httpx.InvalidURL, UnicodeError):
+        parsed = yarl.URL(url)  # validates the host and port, encoding non-ASCII hosts
+        host, port = parsed.raw_host, parsed.port
+        if host and "xn--" in host:
+            host.encode("ascii").decode("idna")  # punycode labels must decode
+    except (ValueError, UnicodeError):
         return None
     if not host or (port is not None and not 0 < port < 65536):
         return None
     return url
 
 
+def _request_url(url: str) -> yarl.URL:
+    """The URL as sent: exactly as written when it is ASCII, IDNA/percent-encoded when not."""
+    return yarl.URL(url, encoded=True) if url.isascii() else yarl.URL(url)
+
+
 def _result(
     request: FetchRequest,
     url: str,
-    response: httpx.Response,
+    response: aiohttp.ClientResponse,
     status: str,
     body: bytes,
     permanent_url: str | None,
@@ -271,7 +282,7 @@ def _result(
         url=request.url,
         final_url=url,
         status=status,
-        http_status=response.status_code,
+        http_status=response.status,
         content=body,
         headers=headers,
         # A 304 may omit validators; keep the ones we sent in that case.
@@ -281,10 +292,10 @@ def _result(
     )
 
 
-async def _read_body(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+async def _read_body(response: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:
     """Read the raw body, decompressing it ourselves so both sizes stay capped.
 
-    httpx would inflate a whole network chunk at once; a small gzip bomb can
+    HTTP clients inflate a whole network chunk at once; a small gzip bomb can
     grow a thousandfold, so inflate with ``max_length`` instead.
     """
     declared = response.headers.get("content-length")
@@ -294,7 +305,7 @@ async def _read_body(response: httpx.Response, max_bytes: int, url: str) -> byte
     raw_size = 0
     parts: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_raw():
+    async for chunk in response.content.iter_chunked(64 * 1024):
         raw_size += len(chunk)
         if raw_size > max_bytes:
             raise FetchError(url, f"body larger than {max_bytes} bytes")
@@ -368,15 +379,15 @@ def _retry_after(value: str | None) -> float | None:
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
-def _describe(exc: httpx.HTTPError) -> str:
-    kinds = {
-        httpx.ConnectTimeout: "connection timed out",
-        httpx.ReadTimeout: "read timed out",
-        httpx.ConnectError: "could not connect",
-        httpx.RemoteProtocolError: "server broke the HTTP protocol",
-        httpx.TooManyRedirects: "too many redirects",
-    }
-    for kind, label in kinds.items():
+def _describe(exc: Exception) -> str:
+    kinds = (
+        (aiohttp.ClientConnectorError, "could not connect"),
+        (aiohttp.ServerDisconnectedError, "server closed the connection"),
+        (aiohttp.ClientPayloadError, "body cut short or malformed"),
+        (aiohttp.ClientResponseError, "server broke the HTTP protocol"),
+        (aiohttp.ClientOSError, "network error"),
+    )
+    for kind, label in kinds:
         if isinstance(exc, kind):
             detail = str(exc)
             return f"{label} ({detail})" if detail else label
