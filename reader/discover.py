@@ -150,15 +150,8 @@ def find_feed_links(page: bytes, page_url: str, content_type: str | None = None)
     resolved against ``<base href>``, then ``page_url``; anything that is not
     http(s) is dropped.
     """
-    data = page[:MAX_SCAN_BYTES]
     collector = _LinkCollector()
-    try:
-        collector.feed(_decode_page(data, content_type))
-        collector.close()
-    except (AssertionError, ValueError):
-        # html.parser raises AssertionError on a bogus "<![...[" marked section;
-        # keep the links found before it.
-        pass
+    collector.scan(_decode_page(page[:MAX_SCAN_BYTES], content_type))
     base = http_url(collector.base_href, page_url) if collector.base_href is not None else None
     links: dict[str, FeedLink] = {}
     for href, title, mime in collector.links:
@@ -207,6 +200,9 @@ def _path_of(href: str) -> str:
         return ""
 
 
+_LONE_LT = re.compile(r"<(?![A-Za-z/!?])")
+
+
 class _LinkCollector(HTMLParser):
     """Collects the first ``<base href>`` and the feed links, in document order."""
 
@@ -214,6 +210,22 @@ class _LinkCollector(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.base_href: str | None = None
         self.links: list[tuple[str, str | None, str | None]] = []  # (href, title, type)
+
+    def scan(self, text: str) -> None:
+        # Browsers read "<![anything" in HTML as a comment ending at the next ">",
+        # as html.parser does "<?"; html.parser itself raises AssertionError on
+        # "<![bogus[" (in _markupbase.parse_marked_section).
+        text = text.replace("<![", "<?[")
+        # A "<" that cannot open a tag is text; html.parser hands each one over
+        # separately, which takes seconds on a page of "<<<<...".
+        text = _LONE_LT.sub("&lt;", text)
+        try:
+            self.feed(text)
+        except AssertionError:  # other versions of html.parser may find other reasons
+            return
+        # No close(): a tag, comment or script left open at the end swallows the
+        # rest of the document, as in a browser. close() would instead rescan
+        # from each following "<", which takes hours on 2 MB of "<a <a <a ...".
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in ("link", "a", "base"):

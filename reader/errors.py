@@ -10,11 +10,28 @@ class ReaderError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __reduce__(self):
+        # Subclasses take different constructor arguments; rebuild from the
+        # instance's attributes so errors cross process boundaries intact
+        # (feeds are parsed in worker processes).
+        return (_rebuild, (type(self), self.__dict__.copy(), str(self)))
+
     def __str__(self) -> str:
         cause = self.__cause__
         if cause is not None and str(cause) and str(cause) not in self.message:
             return f"{self.message}: {cause}" if self.message else str(cause)
         return self.message
+
+
+def _rebuild(cls: type, state: dict, text: str) -> ReaderError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    if text != error.__str__():
+        # The cause (an expat error, a timeout) stays behind in the worker;
+        # keep what it said.
+        error.message = text.split(": ", 1)[1] if isinstance(error, FeedError) and ": " in text else text
+    return error
 
 
 class ConfigError(ReaderError, ValueError):

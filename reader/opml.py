@@ -25,7 +25,15 @@ from .urls import http_url
 MAX_OPML_BYTES = 5 * 2**20
 MAX_DEPTH = 10  # folders inside folders; deeper nesting is flattened into the 10th
 MAX_OUTLINES = 20_000
+# Outlines nested deeper than this are refused, not flattened: the walk below
+# recurses once per level and would otherwise die of RecursionError (not an
+# OPMLError) near Python's limit of 1000. No real subscription list comes close.
+MAX_NESTING = 100
 _BARE_AMPERSAND = re.compile(rb"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+# Characters XML 1.0 cannot carry at all, not even as &#...;. ElementTree writes
+# them as they are, so a title holding one (JSON Feed titles and user-typed names
+# may) would make an export that no parser, read_opml included, can read back.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class _Walker:
         self.count = 0
 
     def walk(self, element: ET.Element, path: tuple[str, ...], depth: int) -> None:
+        if depth > MAX_NESTING:
+            raise OPMLError(f"OPML outlines are nested more than {MAX_NESTING} levels deep")
         for outline in element:
             if _local(outline.tag).lower() != "outline":
                 continue
@@ -168,13 +178,15 @@ def write_opml(subscriptions: Iterable[Subscription], *, title: str = "Causerie 
     def folder(path: tuple[str, ...]) -> ET.Element:
         if path not in folders:
             parent = folder(path[:-1])
-            folders[path] = ET.SubElement(parent, "outline", text=path[-1], title=path[-1])
+            name = _NOT_XML_CHAR.sub("", path[-1])
+            folders[path] = ET.SubElement(parent, "outline", text=name, title=name)
         return folders[path]
 
     for sub in sorted(subscriptions, key=lambda s: (s.group_path, s.display_title.lower())):
         attrs = {"type": "rss", "text": sub.display_title, "title": sub.display_title, "xmlUrl": sub.feed.url}
         if sub.feed.site_url:
             attrs["htmlUrl"] = sub.feed.site_url
+        attrs = {key: _NOT_XML_CHAR.sub("", value) for key, value in attrs.items()}
         ET.SubElement(folder(sub.group_path), "outline", attrs)
     ET.indent(root)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"

@@ -13,6 +13,7 @@ import calendar
 import hashlib
 import html
 import logging
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -41,6 +42,10 @@ PARSE_TIME_BUDGET = 10.0  # seconds; a feed that needs more is that feed's error
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+# A numeric character reference, e.g. &#233; or &#xE9; (see _replace_bad_char_refs).
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+# RSS <author>/<managingEditor>: "email" or "email (Name)" (see _author).
+_RSS_AUTHOR = re.compile(r"(?P<email>[^\s()<>@]+@[^\s()<>@]+\.[^\s()<>@]+)(?:\s*\((?P<name>[^()]*)\))?")
 
 
 class _BufferedExpatParser(ExpatParser):
@@ -90,7 +95,7 @@ def _parse_xml(content: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         response_headers["content-type"] = headers["content-type"]
     try:
         d = feedparser.parse(
-            content,
+            _replace_bad_char_refs(content),
             response_headers=response_headers,
             sanitize_html=False,
             resolve_relative_uris=False,
@@ -102,7 +107,12 @@ def _parse_xml(content: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         exc = d.get("bozo_exception")
         if not d.get("version"):
             raise ParseError(url, "not a feed") from exc if isinstance(exc, Exception) else None
-        if not isinstance(exc, _HARMLESS_BOZO):
+        if isinstance(exc, _HARMLESS_BOZO):
+            # Usable, but still degraded input: STYLE.md's bozo policy says
+            # "warning, carry on" (e.g. "document declared as utf-8, but parsed
+            # as windows-1252"). This used to be dropped silently.
+            warnings.append(str(exc))
+        else:
             warnings.append(f"malformed feed, parsed leniently: {exc}")
     elif not d.get("version"):
         raise ParseError(url, "not a feed")
@@ -115,12 +125,11 @@ def _parse_xml(content: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
             warnings.append(f"entry {index} skipped: {exc!r}")
     if d.get("entries") and not entries:
         raise ParseError(url, "every entry was unreadable")
-    author = feed.get("author_detail") or {}
     return ParsedFeed(
         url=url,
         title=_text(feed.get("title_detail"), feed.get("title")),
         site_url=http_url(feed.get("link"), url),
-        author_name=_plain(author.get("name") or feed.get("author")),
+        author_name=_author(feed)[0],
         entries=tuple(entries),
         warnings=tuple(warnings),
     )
@@ -135,15 +144,15 @@ def _entry(raw: dict, feed_url: str) -> ParsedEntry:
         summary = None  # feedparser copies Atom content into summary
     base = content_detail.get("base") if content_detail else summary_detail.get("base")
     link = http_url(raw.get("link"), feed_url)
-    author = raw.get("author_detail") or {}
+    author_name, author_email = _author(raw)
     comments_url, comments_feed_url, count = _replies(raw, feed_url)
     return ParsedEntry(
         guid=(raw.get("id") or "").strip() or (link or ""),
         title=_text(raw.get("title_detail"), raw.get("title")),
         link=link,
-        author_name=_plain(author.get("name") or raw.get("author")),
-        author_email=_plain(author.get("email")),
-        author_url=http_url(author.get("href"), feed_url),
+        author_name=author_name,
+        author_email=author_email,
+        author_url=http_url((raw.get("author_detail") or {}).get("href"), feed_url),
         summary=summary,
         content=content,
         # dict.get: feedparser's own get() maps a missing updated_parsed to
@@ -156,6 +165,45 @@ def _entry(raw: dict, feed_url: str) -> ParsedEntry:
         enclosures=_enclosures(raw, feed_url),
         base_url=http_url(base, feed_url) or link or feed_url,
     )
+
+
+def _replace_bad_char_refs(content: bytes) -> bytes:
+    """Rewrite references to a surrogate or past U+10FFFF as U+FFFD.
+
+    expat rejects them, which sends the feed to feedparser's lenient parser,
+    and that one turns each reference into text with chr(n).encode("utf-8"):
+    a UnicodeEncodeError (or ValueError) that made the whole feed unreadable
+    for one bad character. U+FFFD is what an HTML parser shows for them too.
+    """
+    if b"&#" not in content:
+        return content
+    return _CHAR_REF.sub(_replace_char_ref, content)
+
+
+def _replace_char_ref(match: re.Match[bytes]) -> bytes:
+    hex_digits, digits = match.groups()
+    number = int(hex_digits, 16) if hex_digits else int(digits)
+    return b"&#xFFFD;" if 0xD800 <= number <= 0xDFFF or number > 0x10FFFF else match.group()
+
+
+def _author(raw: dict) -> tuple[str | None, str | None]:
+    """The author's name and email, from an entry or from the feed."""
+    detail = raw.get("author_detail") or {}
+    name, email = detail.get("name") or raw.get("author"), detail.get("email")
+    # With both <dc:creator> and <author>, author_detail is the creator (a
+    # name only) and the email sits in a second item of ``authors``.
+    for other in raw.get("authors") or []:
+        email = email or other.get("email")
+    # feedparser's email pattern stops a top-level domain at four letters:
+    # "ana@ana.social (Ana)" came out as email "ana@ana.soci", name "al (Ana".
+    # Read RSS's "email (Name)" strings here instead.
+    text = raw.get("author")
+    match = _RSS_AUTHOR.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match:
+        if detail.get("email"):  # then detail was parsed from this string
+            name = match["name"] or text
+        email = match["email"]
+    return _plain(name), _plain(email)
 
 
 def _best_content(contents: list[dict]) -> dict | None:
@@ -191,8 +239,8 @@ def _replies(raw: dict, feed_url: str) -> tuple[str | None, str | None, int | No
             page = href
         elif (kind in _FEED_TYPES or kind.endswith("+xml")) and feed is None:
             feed = href
-        if count is None and link.get("count") is not None:
-            count = _int(link.get("count"))
+        if count is None and (link.get("count") or link.get("thr:count")) is not None:
+            count = _int(link.get("count") or link.get("thr:count"))
     if raw.get("thr_total") is not None:
         count = _int(raw.get("thr_total"))
     return page, feed, count
@@ -263,7 +311,7 @@ def _finish(parsed: ParsedFeed) -> ParsedFeed:
     return ParsedFeed(
         url=parsed.url,
         title=_cap(repair_text(parsed.title), MAX_TITLE),
-        site_url=parsed.site_url,
+        site_url=_storable_url(parsed.site_url),
         author_name=_cap(repair_text(parsed.author_name), MAX_NAME),
         entries=tuple(entries),
         warnings=parsed.warnings,
@@ -280,20 +328,29 @@ def _repair_entry(entry: ParsedEntry) -> ParsedEntry:
     return ParsedEntry(
         guid=guid,
         title=title,
-        link=entry.link,
+        link=_storable_url(entry.link),
         author_name=_cap(repair_text(entry.author_name), MAX_NAME),
         author_email=_cap(repair_text(entry.author_email), MAX_NAME),
-        author_url=entry.author_url,
+        author_url=_storable_url(entry.author_url),
         summary=summary,
         content=content,
         published_at=entry.published_at,
         updated_at=entry.updated_at,
-        comments_url=entry.comments_url,
-        comments_feed_url=entry.comments_feed_url,
+        comments_url=_storable_url(entry.comments_url),
+        comments_feed_url=_storable_url(entry.comments_feed_url),
         comment_count=entry.comment_count,
-        enclosures=entry.enclosures[:MAX_ENCLOSURES],
-        base_url=entry.base_url,
+        enclosures=tuple(
+            Enclosure(enclosure.url, repair_text(enclosure.type), enclosure.length)
+            for enclosure in entry.enclosures[:MAX_ENCLOSURES]
+            if _storable_url(enclosure.url)
+        ),
+        base_url=_storable_url(entry.base_url),
     )
+
+
+def _storable_url(url: str | None) -> str | None:
+    """Drop a URL that SQLite cannot store: a JSON Feed's "\\ud800" passes http_url()."""
+    return url if url is None or repair_text(url) == url else None
 
 
 def _identity_hash(*parts: object) -> str:

@@ -52,7 +52,9 @@ URL_ATTRIBUTES = frozenset({"href", "src", "cite", "poster"})
 
 # Their content is code or layout, never text to read: drop it, not just the tags.
 _INVISIBLE = re.compile(r"<(script|style|template|noscript)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
+# Only "<" followed by a letter, "/", "!" or "?" opens a tag (or comment) in HTML;
+# any other "<" is text ("1 < 2"), and matching it would eat the text up to the next ">".
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
 _BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|pre|tr|br)\s*>|<br\s*/?>", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 
@@ -112,7 +114,17 @@ class _PrivacyFilter(Filter):
 
     def _resolve(self, value: str) -> str | None:
         value = value.strip()
+        if not value:
+            # An empty src/href would resolve to the entry page itself (an <img>
+            # fetching HTML); it points nowhere, so drop it like any unusable URL.
+            return None
         if value.startswith("#"):
+            return value
+        if value.split(":", 1)[0].lower() in ALLOWED_PROTOCOLS:
+            # Already absolute: keep it as bleach passed it. urljoin would rebuild it
+            # and drop an empty ";" parameter ("https://x/a;" -> "https://x/a"),
+            # which also turns bleach's "&amp;" into "&amp" so that cleaning the
+            # output again changes it (OWASP's character references without ";").
             return value
         try:
             url = urljoin(self.base_url, value) if self.base_url else value

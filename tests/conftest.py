@@ -20,7 +20,8 @@ def feed_server() -> Iterator[FeedServer]:
 def config(tmp_path):
     from reader.config import load_config
 
-    return load_config({}, db_path=str(tmp_path / "reader.sqlite"))
+    # Parse in-process: worker processes are tested on their own (test_update).
+    return load_config({}, db_path=str(tmp_path / "reader.sqlite"), parse_workers=0)
 
 
 @pytest.fixture

@@ -232,3 +232,18 @@ def test_parse_errors_are_feed_errors(store, config, fetch):
 
     assert result.status == "error"
     assert store.get_feed(URL).error_count == 1
+
+
+def test_parser_processes_give_the_same_results_and_errors(store, config, fetch):
+    from dataclasses import replace
+
+    store.add_feed(URL)
+    store.add_feed(OTHER)
+    fetch.responses[URL] = rss(("a", "First"), ("b", "Second"))
+    fetch.responses[OTHER] = b"<html>no feed here</html>"
+
+    results = {r.url: r for r in run(store, replace(config, parse_workers=1), fetch)}
+
+    assert (results[URL].status, results[URL].new) == ("ok", 2)
+    assert results[OTHER].status == "error" and "not a feed" in results[OTHER].error
+    assert [e.title for e in store.list_entries()] == ["First", "Second"]
