@@ -47,6 +47,8 @@ RSS_NOTE = (
     "note: peak MB is ru_maxrss from os.wait4() on the reader process: the largest resident set of that\n"
     "      process or of any descendant it waited for, NOT a sum. If the reader runs worker processes at\n"
     "      the same time, their memory adds up and is not shown here. cpu s does include reaped children.\n"
+    "      'all MB' is sampled every 50 ms from /proc: every process of the run (reader, parser workers)\n"
+    "      added up; it can miss a peak shorter than 50 ms.\n"
     "      Linux also copies the forking parent's peak into the child's, so no value is below this script's\n"
     "      own peak RSS at spawn time (the floor printed below): a value at the floor means 'at most that'."
 )
@@ -69,6 +71,7 @@ class Run:
     log: Path
     floor_mb: float
     timed_out: bool = False
+    tree_peak_mb: float = 0.0  # sampled: all processes of the run added up
 
     def tail(self, n: int) -> list[str]:
         try:
@@ -86,6 +89,41 @@ class Round:
     run: Run | None = None
     stats: dict = field(default_factory=dict)
     change: dict = field(default_factory=dict)
+
+
+def session_rss_mb(session_id: int) -> float:
+    """Resident memory of every process in a session (the reader and its workers), summed."""
+    total_kib = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            if int(fields[3]) != session_id:  # fields after "(comm)": state ppid pgrp session ...
+                continue
+            with open(f"/proc/{entry.name}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"VmRSS:"):
+                        total_kib += int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while we looked
+    return total_kib / 1024
+
+
+class TreeSampler(threading.Thread):
+    """Samples the summed RSS of a session every 50 ms and keeps the peak."""
+
+    def __init__(self, session_id: int) -> None:
+        super().__init__(daemon=True)
+        self.session_id = session_id
+        self.peak_mb = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            self.peak_mb = max(self.peak_mb, session_rss_mb(self.session_id))
 
 
 def parse_rounds(spec: str) -> list[Round]:
@@ -145,6 +183,8 @@ def run_measured(cmd: list[str], *, env: dict, cwd: Path, log: Path, timeout: fl
         timer = threading.Timer(timeout, kill_group)
         timer.daemon = True
         timer.start()
+        sampler = TreeSampler(proc.pid)  # start_new_session: the session id is the reader's pid
+        sampler.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - t0
@@ -154,6 +194,8 @@ def run_measured(cmd: list[str], *, env: dict, cwd: Path, log: Path, timeout: fl
             raise
         finally:
             timer.cancel()
+            sampler.done.set()
+            sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
     return Run(
         cmd=cmd,
@@ -164,6 +206,7 @@ def run_measured(cmd: list[str], *, env: dict, cwd: Path, log: Path, timeout: fl
         log=log,
         floor_mb=floor_mb,
         timed_out=timed_out.is_set(),
+        tree_peak_mb=sampler.peak_mb,
     )
 
 
@@ -311,7 +354,7 @@ def print_table(rounds: list[Round]) -> None:
     if not any(r.run for r in rounds):
         print("(no round ran)")
         return
-    head = f"{'round':<16}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'requests':>10}{'200s':>7}{'304s':>7}"
+    head = f"{'round':<16}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'all MB':>9}{'requests':>10}{'200s':>7}{'304s':>7}"
     print(head)
     print("-" * len(head))
     for r in rounds:
@@ -319,7 +362,7 @@ def print_table(rounds: list[Round]) -> None:
             continue
         s = r.stats
         print(
-            f"{r.label:<16}{r.run.wall_s:>9.2f}{r.run.cpu_s:>9.2f}{r.run.peak_mb:>9.1f}"
+            f"{r.label:<16}{r.run.wall_s:>9.2f}{r.run.cpu_s:>9.2f}{r.run.peak_mb:>9.1f}{r.run.tree_peak_mb:>9.1f}"
             f"{s.get('requests', '?'):>10}{s.get('status_200', '?'):>7}{s.get('status_304', '?'):>7}"
         )
 
@@ -334,10 +377,11 @@ def print_targets(rounds: list[Round]) -> None:
         print(f"  {r.label + ' wall':<22}{r.run.wall_s:>8.2f} s  {f'<= {limit:g} s':<10}{verdict}")
     done = [r for r in rounds if r.run is not None]
     if done:
-        worst = max(done, key=lambda r: r.run.peak_mb)
-        verdict = "ok" if worst.run.peak_mb <= TARGET_PEAK_MB else "MISSED"
+        worst = max(done, key=lambda r: max(r.run.peak_mb, r.run.tree_peak_mb))
+        peak = max(worst.run.peak_mb, worst.run.tree_peak_mb)
+        verdict = "ok" if peak <= TARGET_PEAK_MB else "MISSED"
         print(
-            f"  {'peak memory':<22}{worst.run.peak_mb:>8.1f} MB {f'<= {TARGET_PEAK_MB:g} MB':<10}{verdict}"
+            f"  {'peak memory (all)':<22}{peak:>8.1f} MB {f'<= {TARGET_PEAK_MB:g} MB':<10}{verdict}"
             f"  (max over rounds: {worst.label})"
         )
 

@@ -41,12 +41,6 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
-def default_parse_workers() -> int:
-    """Parse on the other cores, keeping one for fetching and storing."""
-    cores = os.cpu_count() or 1
-    return 0 if cores == 1 else min(2, cores - 1)
-
-
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -63,7 +57,7 @@ SETTINGS = (
     Setting("READER_UPDATE_INTERVAL", "update_interval", 60, _positive_int, "minutes between fetches of a feed"),
     Setting("READER_FETCH_WORKERS", "fetch_workers", 32, _positive_int, "fetches in flight at once"),
     Setting("READER_FETCH_PER_HOST", "fetch_per_host", 8, _positive_int, "fetches in flight to one host"),
-    Setting("READER_PARSE_WORKERS", "parse_workers", None, _non_negative_int, "parser processes; 0 parses in-process"),
+    Setting("READER_PARSE_WORKERS", "parse_workers", 0, _non_negative_int, "parser processes (0: in-process)"),
     Setting("READER_SECRET_KEY", "secret_key", DEV_SECRET_KEY, str, "signs the web app's sessions"),
 )
 
@@ -96,7 +90,6 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
             raise ConfigError(f"{setting.env}={raw!r}: {exc}") from exc
     values.update({k: v for k, v in overrides.items() if v is not None})
     values.setdefault("db_path", default_db_path(environ))
-    values.setdefault("parse_workers", default_parse_workers())
     known = {f.name for f in fields(Config)}
     unknown = set(values) - known
     if unknown:

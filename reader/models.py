@@ -81,6 +81,23 @@ class ParsedFeed:
 
 
 @dataclass(frozen=True)
+class EntryDerived:
+    """What storing an entry needs besides the entry: computed off the main thread."""
+
+    digest: str  # content hash: same guid, different digest = the entry changed
+    text: str  # plain text for the search index
+    excerpt: str  # plain-text start, for the timeline
+
+
+@dataclass(frozen=True)
+class PreparedFeed:
+    """A parsed feed with ``derived[i]`` for ``parsed.entries[i]``."""
+
+    parsed: ParsedFeed
+    derived: tuple[EntryDerived, ...]
+
+
+@dataclass(frozen=True)
 class Feed:
     """A feed as stored, with its fetch state."""
 

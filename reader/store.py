@@ -7,11 +7,10 @@ disk full) become ``StorageError``. Programming errors stay what they are.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,18 @@ from sqlite_utils import Database
 
 from .errors import EntryNotFoundError, FeedExistsError, FeedNotFoundError, StorageError
 from .migrations import migrations
-from .models import Enclosure, Entry, Feed, FeedSource, FetchResult, ParsedEntry, ParsedFeed, Subscription
+from .models import (
+    Enclosure,
+    Entry,
+    EntryDerived,
+    Feed,
+    FeedSource,
+    FetchResult,
+    ParsedEntry,
+    ParsedFeed,
+    PreparedFeed,
+    Subscription,
+)
 
 log = logging.getLogger(__name__)
 
@@ -338,22 +348,19 @@ class Store:
     def save_update(
         self,
         feed_id: int,
-        parsed: ParsedFeed,
+        prepared: PreparedFeed,
         fetched: FetchResult,
         now: datetime,
         next_fetch_at: datetime,
         *,
         body_hash: str,
-        text_of: Callable[[str | None], str],
-        excerpt_of: Callable[[str], str],
     ) -> SaveReport:
         """Store a parsed feed and its fetch state in one transaction.
 
-        An entry is new if ``(feed_id, guid)`` is unknown, changed if its content
-        hash differs. ``text_of`` turns HTML into plain text for search; it runs
-        only for new and changed entries.
+        An entry is new if ``(feed_id, guid)`` is unknown, changed if its digest differs.
         """
         new = updated = 0
+        parsed = prepared.parsed
         with self._transaction():
             known = {
                 row[0]: (row[1], row[2], row[3])
@@ -363,23 +370,20 @@ class Store:
             }
             # Feeds list newest first; inserting oldest first makes ids (the
             # timeline's tie-break) agree with the feed when dates are equal.
-            for entry in reversed(parsed.entries):
-                digest = _entry_hash(entry)
+            for entry, derived in zip(reversed(parsed.entries), reversed(prepared.derived), strict=True):
                 old = known.get(entry.guid)
-                if old is not None and old[1] == digest:
+                if old is not None and old[1] == derived.digest:
                     continue
-                text = text_of(entry.content or entry.summary)
-                short = excerpt_of(text_of(entry.summary) if entry.summary and entry.content else text)
                 if old is None:
-                    self._insert_entry(feed_id, entry, digest, text, short, now)
+                    self._insert_entry(feed_id, entry, derived, now)
                     new += 1
                 else:
-                    self._update_entry(old[0], entry, digest, text, short, _dt(old[2]), now)
+                    self._update_entry(old[0], entry, derived, _dt(old[2]), now)
                     updated += 1
             self._save_feed_state(feed_id, parsed, fetched, now, next_fetch_at, body_hash)
         return SaveReport(new, updated)
 
-    def _entry_values(self, entry: ParsedEntry, digest: str, short: str, first_seen: datetime) -> dict:
+    def _entry_values(self, entry: ParsedEntry, derived: EntryDerived, first_seen: datetime) -> dict:
         # The timeline clock: published time, but never later than first seen, so a
         # future-dated post cannot sit on top of the timeline (docs/design.md).
         sort_at = min(entry.published_at, first_seen) if entry.published_at else first_seen
@@ -392,7 +396,7 @@ class Store:
             "summary": entry.summary,
             "content": entry.content,
             "base_url": entry.base_url,
-            "excerpt": short,
+            "excerpt": derived.excerpt,
             "published_at": _iso(entry.published_at),
             "updated_at": _iso(entry.updated_at),
             "sort_at": _iso(sort_at),
@@ -400,33 +404,24 @@ class Store:
             "comments_feed_url": entry.comments_feed_url,
             "comment_count": entry.comment_count,
             "enclosures": json.dumps([[e.url, e.type, e.length] for e in entry.enclosures]),
-            "hash": digest,
+            "hash": derived.digest,
         }
 
-    def _insert_entry(
-        self, feed_id: int, entry: ParsedEntry, digest: str, text: str, short: str, now: datetime
-    ) -> None:
-        values = self._entry_values(entry, digest, short, now)
+    def _insert_entry(self, feed_id: int, entry: ParsedEntry, derived: EntryDerived, now: datetime) -> None:
+        values = self._entry_values(entry, derived, now)
         values.update(feed_id=feed_id, guid=entry.guid, first_seen_at=_iso(now), changed_at=_iso(now))
         columns = ", ".join(values)
         marks = ", ".join(f":{k}" for k in values)
         entry_id = self.db.execute(f"INSERT INTO entries ({columns}) VALUES ({marks})", values).lastrowid
         self.db.execute(
             "INSERT INTO entries_fts (rowid, title, author, text) VALUES (?, ?, ?, ?)",
-            [entry_id, entry.title or "", entry.author_name or "", text],
+            [entry_id, entry.title or "", entry.author_name or "", derived.text],
         )
 
     def _update_entry(
-        self,
-        entry_id: int,
-        entry: ParsedEntry,
-        digest: str,
-        text: str,
-        short: str,
-        first_seen: datetime,
-        now: datetime,
+        self, entry_id: int, entry: ParsedEntry, derived: EntryDerived, first_seen: datetime, now: datetime
     ) -> None:
-        values = self._entry_values(entry, digest, short, first_seen)
+        values = self._entry_values(entry, derived, first_seen)
         values.update(id=entry_id, changed_at=_iso(now))
         assignments = ", ".join(f"{k} = :{k}" for k in values if k != "id")
         # content_html is the sanitized cache of content: stale now.
@@ -434,7 +429,7 @@ class Store:
         self.db.execute("DELETE FROM entries_fts WHERE rowid = ?", [entry_id])
         self.db.execute(
             "INSERT INTO entries_fts (rowid, title, author, text) VALUES (?, ?, ?, ?)",
-            [entry_id, entry.title or "", entry.author_name or "", text],
+            [entry_id, entry.title or "", entry.author_name or "", derived.text],
         )
 
     def _save_feed_state(
@@ -518,29 +513,6 @@ class Store:
         return self._count(
             "SELECT count(*) FROM entries WHERE feed_id = (SELECT id FROM feeds WHERE url = ?)", [feed_url]
         )
-
-
-def _entry_hash(entry: ParsedEntry) -> str:
-    """What makes an entry 'changed' when it is seen again under the same guid."""
-    digest = hashlib.sha1(usedforsecurity=False)
-    for value in (
-        entry.title,
-        entry.link,
-        entry.author_name,
-        entry.author_email,
-        entry.author_url,
-        entry.summary,
-        entry.content,
-        _iso(entry.published_at),
-        _iso(entry.updated_at),
-        entry.comments_url,
-        entry.comments_feed_url,
-        entry.comment_count,
-        tuple(entry.enclosures),
-    ):
-        digest.update(repr(value).encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
 
 
 def _feed(row: dict) -> Feed:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from .config import Config
 from .errors import FetchError, ParseError, ReaderError
 from .fetch import FetchRequest, FetchSettings, fetch_all
-from .models import Feed, FetchResult, ParsedFeed, UpdateResult
+from .models import EntryDerived, Feed, FetchResult, ParsedEntry, PreparedFeed, UpdateResult
 from .parse import parse_feed
 from .sanitize import excerpt, to_text
 from .store import Store
@@ -132,7 +132,7 @@ def _finish(store: Store, config: Config, item: _Pending, now: datetime) -> Upda
     return result
 
 
-def _parsed(item: _Pending) -> ParsedFeed:
+def _parsed(item: _Pending) -> PreparedFeed:
     try:
         return item.parsing.result()
     except BrokenProcessPool as exc:
@@ -145,28 +145,59 @@ def _store_parsed(
     store: Store,
     feed: Feed,
     fetched: FetchResult,
-    parsed: ParsedFeed,
+    prepared: PreparedFeed,
     body_hash: str,
     now: datetime,
     next_fetch_at: datetime,
 ) -> UpdateResult:
-    for warning in parsed.warnings:
+    for warning in prepared.parsed.warnings:
         log.warning("degraded feed=%s warning=%s", feed.url, warning)
     url = feed.url
     if fetched.permanent_url and store.move_feed(feed.id, fetched.permanent_url):
         log.info("moved feed=%s to=%s", feed.url, fetched.permanent_url)
         url = fetched.permanent_url
-    saved = store.save_update(
-        feed.id,
-        parsed,
-        fetched,
-        now,
-        next_fetch_at,
-        body_hash=body_hash,
-        text_of=to_text,
-        excerpt_of=excerpt,
-    )
+    saved = store.save_update(feed.id, prepared, fetched, now, next_fetch_at, body_hash=body_hash)
     return UpdateResult(url, "ok", new=saved.new, updated=saved.updated)
+
+
+def prepare_feed(content: bytes, url: str, headers: dict[str, str]) -> PreparedFeed:
+    """Parse, and compute what storing needs: runs in a parser process.
+
+    Plain text for search, the excerpt and the change digest cost as much as
+    a third of the parse, so they are done here, off the thread that stores.
+    """
+    parsed = parse_feed(content, url, headers)
+    return PreparedFeed(parsed, tuple(_derive(entry) for entry in parsed.entries))
+
+
+def _derive(entry: ParsedEntry) -> EntryDerived:
+    text = to_text(entry.content or entry.summary)
+    # The excerpt prefers the summary; only its beginning is needed.
+    lead = to_text(entry.summary[:4000]) if entry.summary and entry.content else text
+    return EntryDerived(entry_digest(entry), text, excerpt(lead))
+
+
+def entry_digest(entry: ParsedEntry) -> str:
+    """What makes an entry 'changed' when it is seen again under the same guid."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for value in (
+        entry.title,
+        entry.link,
+        entry.author_name,
+        entry.author_email,
+        entry.author_url,
+        entry.summary,
+        entry.content,
+        entry.published_at,
+        entry.updated_at,
+        entry.comments_url,
+        entry.comments_feed_url,
+        entry.comment_count,
+        entry.enclosures,
+    ):
+        digest.update(repr(value).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
 
 
 class ParsePool:
@@ -192,13 +223,13 @@ class ParsePool:
 
     def submit(self, content: bytes, url: str, headers: dict[str, str]) -> Future:
         if self.workers == 0:
-            return _run_now(parse_feed, content, url, headers)
+            return _run_now(prepare_feed, content, url, headers)
         if self.executor is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["reader.parse"])
+            context.set_forkserver_preload(["reader.update"])
             self.executor = ProcessPoolExecutor(self.workers, mp_context=context)
         try:
-            future = self.executor.submit(parse_feed, content, url, headers)
+            future = self.executor.submit(prepare_feed, content, url, headers)
         except BrokenProcessPool:
             # A worker died (killed, out of memory): start a fresh pool for the rest.
             self.executor = None
