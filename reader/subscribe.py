@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .config import Config
 from .discover import candidate_urls, find_feed_links, looks_like_feed
 from .errors import FetchError, InvalidFeedURLError
-from .fetch import fetch_feed
+from .fetch import FetchRequest, FetchSettings, fetch_all, fetch_feed
 from .models import FetchResult, Subscription
 from .store import DEFAULT_USER, Store
-from .update import fetch_settings
+from .update import FetchAll, fetch_settings
 from .urls import http_url
 
 log = logging.getLogger(__name__)
@@ -45,24 +46,41 @@ def normalize_input_url(text: str) -> str:
     return url
 
 
-def discover_feed(url: str, config: Config, *, fetch: FetchOne = fetch_feed) -> Discovery:
-    """Find the feed behind ``url``. Raises ``FetchError`` if nothing is found."""
+def discover_feed(
+    url: str, config: Config, *, fetch: FetchOne = fetch_feed, fetch_many: FetchAll = fetch_all
+) -> Discovery:
+    """Find the feed behind ``url``. Raises ``FetchError`` if nothing is found.
+
+    Announced links are checked before one is chosen (a ``rel="feed"`` may
+    point at an HTML page); common paths are tried all at once, and the first
+    in order of likelihood that serves a feed wins.
+    """
     settings = fetch_settings(config)
     page = fetch(url, settings=settings)
     if looks_like_feed(page.content, page.headers.get("content-type")):
         return Discovery(page.permanent_url or url, "the URL is a feed")
-    links = find_feed_links(page.content, page.final_url, page.headers.get("content-type"))
+    links = [link.url for link in find_feed_links(page.content, page.final_url, page.headers.get("content-type"))]
+    feeds = _serving_feeds(links[:MAX_ANNOUNCED], settings, fetch_many)
+    if feeds:
+        return Discovery(feeds[0], "announced by the page", tuple(feeds[1:]))
+    feeds = _serving_feeds(candidate_urls(page.final_url), settings, fetch_many)
+    if feeds:
+        return Discovery(feeds[0], f"found at the common path {urlsplit(feeds[0]).path}")
     if links:
-        others = tuple(link.url for link in links[1:])
-        return Discovery(links[0].url, "announced by the page", others)
-    for candidate in candidate_urls(page.final_url):
-        try:
-            found = fetch(candidate, settings=settings)
-        except (FetchError, InvalidFeedURLError):
-            continue
-        if looks_like_feed(found.content, found.headers.get("content-type")):
-            return Discovery(found.permanent_url or candidate, f"found at the common path {candidate}")
+        raise FetchError(url, "no feed found: the feeds the page announces do not answer with a feed")
     raise FetchError(url, "no feed found: the page announces none and no common feed path answered")
+
+
+MAX_ANNOUNCED = 10
+
+
+def _serving_feeds(urls: list[str], settings: FetchSettings, fetch_many: FetchAll) -> list[str]:
+    """The URLs (in the given order) that answer with a feed; where they moved for good, the new URL."""
+    found: dict[str, str] = {}
+    for request, outcome in fetch_many([FetchRequest(u) for u in dict.fromkeys(urls)], settings):
+        if isinstance(outcome, FetchResult) and looks_like_feed(outcome.content, outcome.headers.get("content-type")):
+            found[request.url] = outcome.permanent_url or request.url
+    return [found[u] for u in urls if u in found]
 
 
 def subscribe(
@@ -73,11 +91,12 @@ def subscribe(
     group_path: tuple[str, ...] = (),
     title: str | None = None,
     fetch: FetchOne = fetch_feed,
+    fetch_many: FetchAll = fetch_all,
     user_id: int = DEFAULT_USER,
 ) -> tuple[Subscription, Discovery]:
     """Discover the feed behind ``text`` and subscribe to it."""
     url = normalize_input_url(text)
-    found = discover_feed(url, config, fetch=fetch)
+    found = discover_feed(url, config, fetch=fetch, fetch_many=fetch_many)
     site_url = None if found.how == "the URL is a feed" else url
     sub = store.add_feed(found.url, title=title, site_url=site_url, group_path=group_path, user_id=user_id)
     log.info("subscribed feed=%s how=%s", found.url, found.how)

@@ -139,6 +139,7 @@ def test_fetch_reports_new_entries_and_each_error(runner, feed_server, tmp_path)
 
 def test_add_discovers_the_feed_a_page_announces(runner, feed_server):
     feed_url = feed_server.route("/posts/index.xml", body=rss(("1", "Hello"), title="Ada's notes").encode())
+    feed_server.route("/comments.xml", body=rss(("c1", "Re: Hello"), title="Comments").encode())
     page = feed_server.route(
         "/",
         body=(
@@ -158,6 +159,27 @@ def test_add_discovers_the_feed_a_page_announces(runner, feed_server):
     assert "1 new entries" in result.output
     listing = runner("list").output
     assert "Ada's notes  [Friends/Writers]" in listing
+
+
+def test_add_skips_announced_links_that_do_not_serve_a_feed(runner, feed_server):
+    feed_server.route(
+        "/",
+        body=b"<html><head><link rel='feed' href='/notes/'><link rel='alternate' type='application/atom+xml'"
+        b" href='/atom.xml'></head></html>",
+        headers={"Content-Type": "text/html"},
+    )
+    feed_server.route("/notes/", body=b"<html><body>my notes page</body></html>", headers={"Content-Type": "text/html"})
+    atom = feed_server.route(
+        "/atom.xml",
+        body=b"<feed xmlns='http://www.w3.org/2005/Atom'><title>N</title><id>x</id><updated>2025-01-01T00:00:00Z</updated>"
+        b"<entry><id>e1</id><title>E</title><updated>2025-01-01T00:00:00Z</updated></entry></feed>",
+    )
+
+    result = runner("add", feed_server.url("/"), "--no-fetch")
+
+    assert result.exit_code == 0, result.output
+    assert f"subscribed to {atom} (announced by the page)" in result.output
+    assert "/notes/" not in result.output
 
 
 def test_add_tries_common_paths_when_the_page_announces_nothing(runner, feed_server):
