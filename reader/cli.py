@@ -41,12 +41,14 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.option("--db", "db_path", metavar="PATH", help="database file (default: $READER_DB, else the XDG data dir)")
-@click.option("-v", "--verbose", count=True, help="log more (-v info, -vv debug)")
+@click.option("-v", "--verbose", count=True, help="log each feed's update (-v), or everything (-vv)")
 @click.version_option(package_name="causerie")
 @click.pass_context
 def main(ctx: click.Context, db_path: str | None, verbose: int) -> None:
     """Causerie: follow people through their feeds, in order, and reply to them."""
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    # Quiet by default: the commands report what happened themselves (fetch ends
+    # with every error); -v shows the one-line-per-feed log, -vv everything.
+    level = {0: logging.CRITICAL, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         config = load_config(db_path=db_path)
