@@ -168,3 +168,66 @@ class UpdateResult:
     new: int = 0
     updated: int = 0
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """An entry as one user sees it in a list: whose it is and what they did with it."""
+
+    entry: Entry
+    person_id: int
+    person_name: str
+    feed_title: str | None
+    feed_url: str
+    is_read: bool
+    is_saved: bool
+    # Search only: plain text with MATCH_START/MATCH_END around the matched terms.
+    snippet: str | None = None
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.entry.sort_at.isoformat()}~{self.entry.id}"
+
+
+MATCH_START = "\x02"
+MATCH_END = "\x03"
+
+
+@dataclass(frozen=True)
+class EntryContent:
+    """The stored HTML of an entry; ``content_html`` is the sanitized cache (None until first shown)."""
+
+    summary: str | None
+    content: str | None
+    base_url: str | None
+    content_html: str | None
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+    feed_count: int
+    unread_count: int = 0
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    name: str
+    parent_id: int | None
+    path: tuple[str, ...]
+    feed_count: int = 0
+
+    @property
+    def label(self) -> str:
+        return " / ".join(self.path)
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """A subscription with what the subscriptions page shows about its fetching."""
+
+    subscription: Subscription
+    posts_per_week: float
+    entry_count: int

@@ -6,7 +6,6 @@ disk full) become ``StorageError``. Programming errors stay what they are.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sqlite3
@@ -19,11 +18,9 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from .errors import EntryNotFoundError, FeedExistsError, FeedNotFoundError, StorageError
+from .errors import FeedExistsError, FeedNotFoundError
 from .migrations import migrations
 from .models import (
-    Enclosure,
-    Entry,
     EntryDerived,
     Feed,
     FeedSource,
@@ -33,36 +30,13 @@ from .models import (
     PreparedFeed,
     Subscription,
 )
+from .store_reading import ReadingMixin
+from .store_rows import feed_from_row, iso, parse_dt, wrap_errors
 
 log = logging.getLogger(__name__)
 
 DEFAULT_USER = 1
 BUSY_TIMEOUT_MS = 5_000
-
-
-def _wrap(method):
-    """Turn operational sqlite errors into ``StorageError`` at the edge."""
-
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"database error in {method.__name__}") from exc
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
-                raise
-            raise StorageError(f"database error in {method.__name__}") from exc
-
-    return wrapper
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value is not None else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -78,12 +52,12 @@ class SaveReport:
     updated: int
 
 
-class Store:
+class Store(ReadingMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
 
     @classmethod
-    @_wrap
+    @wrap_errors
     def open(cls, path: str | Path) -> Store:
         """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
         path = Path(path)
@@ -115,7 +89,7 @@ class Store:
 
     # -- feeds and subscriptions ------------------------------------------------
 
-    @_wrap
+    @wrap_errors
     def add_feed(
         self,
         url: str,
@@ -131,7 +105,7 @@ class Store:
             self._subscribe(FeedSource(url, title, site_url, group_path), user_id, now)
         return self.get_subscription(url, user_id=user_id)
 
-    @_wrap
+    @wrap_errors
     def add_feeds(self, sources: Iterable[FeedSource], *, user_id: int = DEFAULT_USER) -> ImportReport:
         """Subscribe to many feeds in one transaction: all of them, or none on error.
 
@@ -158,7 +132,7 @@ class Store:
         if feed is None:
             feed_id = self.db.execute(
                 "INSERT INTO feeds (url, title, site_url, created_at) VALUES (?, ?, ?, ?)",
-                [source.url, source.title, source.site_url, _iso(now)],
+                [source.url, source.title, source.site_url, iso(now)],
             ).lastrowid
         else:
             feed_id = feed["id"]
@@ -169,13 +143,13 @@ class Store:
         name = source.title or urlsplit(source.url).hostname or source.url
         person_id = self.db.execute(
             "INSERT INTO people (user_id, name, is_auto_named, created_at) VALUES (?, ?, 1, ?)",
-            [user_id, name, _iso(now)],
+            [user_id, name, iso(now)],
         ).lastrowid
         group_id = self._ensure_group(user_id, source.group_path, now)
         self.db.execute(
             "INSERT INTO subscriptions (user_id, feed_id, person_id, group_id, title, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            [user_id, feed_id, person_id, group_id, source.title, _iso(now)],
+            [user_id, feed_id, person_id, group_id, source.title, iso(now)],
         )
 
     def _ensure_group(self, user_id: int, path: tuple[str, ...], now: datetime) -> int | None:
@@ -188,13 +162,13 @@ class Store:
             if row is None:
                 parent_id = self.db.execute(
                     "INSERT INTO groups (user_id, parent_id, name, created_at) VALUES (?, ?, ?, ?)",
-                    [user_id, parent_id, name, _iso(now)],
+                    [user_id, parent_id, name, iso(now)],
                 ).lastrowid
             else:
                 parent_id = row["id"]
         return parent_id
 
-    @_wrap
+    @wrap_errors
     def remove_feed(self, url: str, *, user_id: int = DEFAULT_USER) -> None:
         """Unsubscribe; the feed and its entries go too once nobody follows it."""
         with self._transaction():
@@ -224,7 +198,7 @@ class Store:
         FROM subscriptions s JOIN feeds f ON f.id = s.feed_id JOIN people p ON p.id = s.person_id
     """
 
-    @_wrap
+    @wrap_errors
     def list_subscriptions(self, *, user_id: int = DEFAULT_USER) -> list[Subscription]:
         paths = self._group_paths(user_id)
         rows = self.db.query(
@@ -233,12 +207,45 @@ class Store:
         )
         return [self._subscription(row, paths) for row in rows]
 
-    @_wrap
+    @wrap_errors
     def get_subscription(self, url: str, *, user_id: int = DEFAULT_USER) -> Subscription:
         row = self._one(self._SUBSCRIPTION_SQL + " WHERE s.user_id = ? AND f.url = ?", [user_id, url])
         if row is None:
             raise FeedNotFoundError(url)
         return self._subscription(row, self._group_paths(user_id))
+
+    @wrap_errors
+    def get_subscription_by_feed_id(self, feed_id: int, *, user_id: int = DEFAULT_USER) -> Subscription:
+        row = self._one(self._SUBSCRIPTION_SQL + " WHERE s.user_id = ? AND f.id = ?", [user_id, feed_id])
+        if row is None:
+            raise FeedNotFoundError(str(feed_id))
+        return self._subscription(row, self._group_paths(user_id))
+
+    @wrap_errors
+    def rename_subscription(self, feed_id: int, title: str | None, *, user_id: int = DEFAULT_USER) -> None:
+        """The user's own name for a feed; empty goes back to the feed's title."""
+        self.get_subscription_by_feed_id(feed_id, user_id=user_id)
+        with self._transaction():
+            self.db.execute(
+                "UPDATE subscriptions SET title = ? WHERE user_id = ? AND feed_id = ?",
+                [title or None, user_id, feed_id],
+            )
+
+    @wrap_errors
+    def move_subscription(self, feed_id: int, group_path: tuple[str, ...], *, user_id: int = DEFAULT_USER) -> None:
+        """File a feed under a group (created if needed); an empty path takes it out of every group."""
+        self.get_subscription_by_feed_id(feed_id, user_id=user_id)
+        with self._transaction():
+            group_id = self._ensure_group(user_id, group_path, datetime.now(UTC))
+            self.db.execute(
+                "UPDATE subscriptions SET group_id = ? WHERE user_id = ? AND feed_id = ?", [group_id, user_id, feed_id]
+            )
+            # Groups left empty by the move go, so the folder list stays what the user has.
+            self.db.execute(
+                "DELETE FROM groups WHERE user_id = ? AND id NOT IN (SELECT group_id FROM subscriptions"
+                " WHERE group_id IS NOT NULL) AND id NOT IN (SELECT parent_id FROM groups WHERE parent_id IS NOT NULL)",
+                [user_id],
+            )
 
     def _group_paths(self, user_id: int) -> dict[int, tuple[str, ...]]:
         rows = {r["id"]: r for r in self.db.query("SELECT * FROM groups WHERE user_id = ?", [user_id])}
@@ -254,7 +261,7 @@ class Store:
     @staticmethod
     def _subscription(row: dict, paths: dict[int, tuple[str, ...]]) -> Subscription:
         return Subscription(
-            feed=_feed(row),
+            feed=feed_from_row(row),
             user_id=row["user_id"],
             person_id=row["person_id"],
             person_name=row["person_name"],
@@ -263,14 +270,14 @@ class Store:
             group_path=paths.get(row["group_id"], ()) if row["group_id"] else (),
         )
 
-    @_wrap
+    @wrap_errors
     def get_feed(self, url: str) -> Feed:
         row = self._one("SELECT * FROM feeds WHERE url = ?", [url])
         if row is None:
             raise FeedNotFoundError(url)
-        return _feed(row)
+        return feed_from_row(row)
 
-    @_wrap
+    @wrap_errors
     def list_feeds_to_fetch(self, now: datetime, *, due_only: bool = False) -> list[Feed]:
         """Feeds someone follows that may be fetched now.
 
@@ -283,11 +290,11 @@ class Store:
         )
         if due_only:
             sql += " AND (f.next_fetch_at IS NULL OR f.next_fetch_at <= :now)"
-        return [_feed(row) for row in self.db.query(sql + " ORDER BY f.id", {"now": _iso(now)})]
+        return [feed_from_row(row) for row in self.db.query(sql + " ORDER BY f.id", {"now": iso(now)})]
 
     # -- recording fetches ------------------------------------------------------
 
-    @_wrap
+    @wrap_errors
     def record_not_modified(
         self, feed_id: int, fetched: FetchResult | None, now: datetime, next_fetch_at: datetime
     ) -> None:
@@ -301,14 +308,14 @@ class Store:
                     fetched.http_status if fetched else None,
                     fetched.etag if fetched else None,
                     fetched.last_modified if fetched else None,
-                    _iso(now),
-                    _iso(now),
-                    _iso(next_fetch_at),
+                    iso(now),
+                    iso(now),
+                    iso(next_fetch_at),
                     feed_id,
                 ],
             )
 
-    @_wrap
+    @wrap_errors
     def record_error(
         self,
         feed_id: int,
@@ -328,14 +335,14 @@ class Store:
                     "gone" if gone else "error",
                     http_status,
                     error[:2000],
-                    _iso(now),
-                    _iso(next_fetch_at),
-                    _iso(wait_until),
+                    iso(now),
+                    iso(next_fetch_at),
+                    iso(wait_until),
                     feed_id,
                 ],
             )
 
-    @_wrap
+    @wrap_errors
     def move_feed(self, feed_id: int, new_url: str) -> bool:
         """Follow a permanent redirect. False if another feed already has that URL."""
         with self._transaction():
@@ -344,7 +351,7 @@ class Store:
             self.db.execute("UPDATE feeds SET url = ? WHERE id = ?", [new_url, feed_id])
         return True
 
-    @_wrap
+    @wrap_errors
     def save_update(
         self,
         feed_id: int,
@@ -378,7 +385,7 @@ class Store:
                     self._insert_entry(feed_id, entry, derived, now)
                     new += 1
                 else:
-                    self._update_entry(old[0], entry, derived, _dt(old[2]), now)
+                    self._update_entry(old[0], entry, derived, parse_dt(old[2]), now)
                     updated += 1
             self._save_feed_state(feed_id, parsed, fetched, now, next_fetch_at, body_hash)
         return SaveReport(new, updated)
@@ -397,9 +404,9 @@ class Store:
             "content": entry.content,
             "base_url": entry.base_url,
             "excerpt": derived.excerpt,
-            "published_at": _iso(entry.published_at),
-            "updated_at": _iso(entry.updated_at),
-            "sort_at": _iso(sort_at),
+            "published_at": iso(entry.published_at),
+            "updated_at": iso(entry.updated_at),
+            "sort_at": iso(sort_at),
             "comments_url": entry.comments_url,
             "comments_feed_url": entry.comments_feed_url,
             "comment_count": entry.comment_count,
@@ -409,7 +416,7 @@ class Store:
 
     def _insert_entry(self, feed_id: int, entry: ParsedEntry, derived: EntryDerived, now: datetime) -> None:
         values = self._entry_values(entry, derived, now)
-        values.update(feed_id=feed_id, guid=entry.guid, first_seen_at=_iso(now), changed_at=_iso(now))
+        values.update(feed_id=feed_id, guid=entry.guid, first_seen_at=iso(now), changed_at=iso(now))
         columns = ", ".join(values)
         marks = ", ".join(f":{k}" for k in values)
         entry_id = self.db.execute(f"INSERT INTO entries ({columns}) VALUES ({marks})", values).lastrowid
@@ -422,7 +429,7 @@ class Store:
         self, entry_id: int, entry: ParsedEntry, derived: EntryDerived, first_seen: datetime, now: datetime
     ) -> None:
         values = self._entry_values(entry, derived, first_seen)
-        values.update(id=entry_id, changed_at=_iso(now))
+        values.update(id=entry_id, changed_at=iso(now))
         assignments = ", ".join(f"{k} = :{k}" for k in values if k != "id")
         # content_html is the sanitized cache of content: stale now.
         self.db.execute(f"UPDATE entries SET {assignments}, content_html = NULL WHERE id = :id", values)
@@ -454,9 +461,9 @@ class Store:
                 fetched.last_modified,
                 body_hash,
                 fetched.http_status,
-                _iso(now),
-                _iso(now),
-                _iso(next_fetch_at),
+                iso(now),
+                iso(now),
+                iso(next_fetch_at),
                 feed_id,
             ],
         )
@@ -469,90 +476,3 @@ class Store:
                 " AND id IN (SELECT person_id FROM subscriptions WHERE feed_id = ?)",
                 [name, feed_id],
             )
-
-    # -- reading ----------------------------------------------------------------
-
-    @_wrap
-    def list_entries(
-        self,
-        *,
-        user_id: int = DEFAULT_USER,
-        feed_url: str | None = None,
-        limit: int = 50,
-        before: tuple[datetime, int] | None = None,
-        unread_only: bool = False,
-    ) -> list[Entry]:
-        """Entries newest first by the timeline clock; ``before`` is a keyset cursor."""
-        sql = (
-            "SELECT e.* FROM entries e JOIN subscriptions s ON s.feed_id = e.feed_id AND s.user_id = :user"
-            " LEFT JOIN entry_states st ON st.entry_id = e.id AND st.user_id = :user WHERE 1"
-        )
-        params: dict = {"user": user_id, "limit": limit}
-        if feed_url is not None:
-            sql += " AND e.feed_id = (SELECT id FROM feeds WHERE url = :feed_url)"
-            params["feed_url"] = feed_url
-        if before is not None:
-            sql += " AND (e.sort_at, e.id) < (:before_at, :before_id)"
-            params.update(before_at=_iso(before[0]), before_id=before[1])
-        if unread_only:
-            sql += " AND coalesce(st.is_read, 0) = 0"
-        sql += " ORDER BY e.sort_at DESC, e.id DESC LIMIT :limit"
-        return [_entry(row) for row in self.db.query(sql, params)]
-
-    @_wrap
-    def get_entry(self, entry_id: int) -> Entry:
-        row = self._one("SELECT * FROM entries WHERE id = ?", [entry_id])
-        if row is None:
-            raise EntryNotFoundError(None, None, f"no entry {entry_id}")
-        return _entry(row)
-
-    @_wrap
-    def count_entries(self, feed_url: str | None = None) -> int:
-        if feed_url is None:
-            return self._count("SELECT count(*) FROM entries", [])
-        return self._count(
-            "SELECT count(*) FROM entries WHERE feed_id = (SELECT id FROM feeds WHERE url = ?)", [feed_url]
-        )
-
-
-def _feed(row: dict) -> Feed:
-    return Feed(
-        id=row["id"],
-        url=row["url"],
-        title=row["title"],
-        site_url=row["site_url"],
-        etag=row["etag"],
-        last_modified=row["last_modified"],
-        body_hash=row["body_hash"],
-        status=row["status"],
-        http_status=row["http_status"],
-        last_error=row["last_error"],
-        error_count=row["error_count"],
-        last_fetched_at=_dt(row["last_fetched_at"]),
-        last_success_at=_dt(row["last_success_at"]),
-        next_fetch_at=_dt(row["next_fetch_at"]),
-        wait_until=_dt(row["wait_until"]),
-        created_at=_dt(row["created_at"]),
-    )
-
-
-def _entry(row: dict) -> Entry:
-    return Entry(
-        id=row["id"],
-        feed_id=row["feed_id"],
-        guid=row["guid"],
-        title=row["title"],
-        link=row["link"],
-        author_name=row["author_name"],
-        author_email=row["author_email"],
-        author_url=row["author_url"],
-        excerpt=row["excerpt"],
-        published_at=_dt(row["published_at"]),
-        updated_at=_dt(row["updated_at"]),
-        first_seen_at=_dt(row["first_seen_at"]),
-        sort_at=_dt(row["sort_at"]),
-        comments_url=row["comments_url"],
-        comments_feed_url=row["comments_feed_url"],
-        comment_count=row["comment_count"],
-        enclosures=tuple(Enclosure(*item) for item in json.loads(row["enclosures"] or "[]")),
-    )
