@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
+from pathlib import Path
 
 import click
 
@@ -145,6 +146,53 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
     for result in results:
         if result.error:
             click.echo(f"  {result.url}: {result.error}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-fetch", is_flag=True, help="serve only: this process fetches no feed")
+@click.option("--threads", default=4, show_default=True, type=int, help="request threads")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, no_fetch: bool, threads: int) -> None:
+    """Serve the reader in a browser (production WSGI server, waitress).
+
+    A new database starts from the subscriptions in READER_OPML (feeds.opml).
+    Unless --no-fetch, feeds are fetched in the background as they fall due.
+    """
+    import waitress
+
+    from .web import create_app
+
+    config = _config(ctx)
+    store = _store(ctx)
+    if not store.list_subscriptions() and Path(config.opml_path).is_file():
+        report = store.add_feeds(read_opml(Path(config.opml_path).read_bytes()).sources)
+        click.echo(f"new database: imported {report.added} feeds from {config.opml_path}")
+    if not no_fetch:
+        _start_background_fetch(config)
+    click.echo(f"Causerie on http://{host}:{port}/ (Ctrl-C stops)")
+    waitress.serve(create_app(config), host=host, port=port, threads=threads, ident="Causerie")
+
+
+def _start_background_fetch(config: Config, every: float = 300.0) -> None:
+    """Fetch due feeds now and every few minutes, each on its own schedule (--due)."""
+    import threading
+
+    def loop() -> None:
+        store = Store.open(config.db_path)
+        stop = threading.Event()
+        while True:
+            try:
+                feeds = select_feeds(store, utc_now(), due_only=True)
+                results = list(update_feeds(store, config, feeds))
+                if results:
+                    logging.getLogger(__name__).warning("background fetch: %s", _summary(results))
+            except ReaderError as exc:  # e.g. the database busy: try again next time
+                logging.getLogger(__name__).error("background fetch failed: %s", exc)
+            stop.wait(every)
+
+    threading.Thread(target=loop, name="causerie-background-fetch", daemon=True).start()
 
 
 def _summary(results: list[UpdateResult]) -> str:

@@ -32,6 +32,11 @@ _ITEM_SQL = f"""
     JOIN people p ON p.id = s.person_id
     LEFT JOIN entry_states st ON st.user_id = :user AND st.entry_id = e.id
 """
+# The same, walking entries in timeline order first. SQLite's planner would
+# otherwise start from the user's subscriptions and sort every entry they have
+# (22 ms on 53k entries, growing with the database); CROSS JOIN fixes the loop
+# order so a page reads ~50 rows of the entries_timeline index (0.07 ms).
+_TIMELINE_SQL = _ITEM_SQL.replace("JOIN subscriptions s", "CROSS JOIN subscriptions s", 1)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHRASE = re.compile(r'"([^"]*)"')
 
@@ -96,7 +101,11 @@ class ReadingMixin:
             where.append("coalesce(st.is_read, 0) = 0")
         if saved_only:
             where.append("st.is_saved = 1")
-        sql = _ITEM_SQL + " WHERE " + " AND ".join(where or ["1"])
+        # A person's or a small group's few feeds: start from them and sort their
+        # entries. Anything wider: walk the timeline until the page is full.
+        narrow = person_id is not None or (group_id is not None and self._feeds_in_scope(where, params) <= 50)
+        base = _ITEM_SQL if narrow else _TIMELINE_SQL
+        sql = base + " WHERE " + " AND ".join(where or ["1"])
         sql += " ORDER BY e.sort_at DESC, e.id DESC LIMIT :limit"
         params["limit"] = limit
         return [_item(row) for row in self.db.query(sql, params)]
@@ -111,6 +120,11 @@ class ReadingMixin:
             ids = self._group_and_descendants(user_id, group_id)
             where.append(f"s.group_id IN ({', '.join(str(i) for i in ids)})")
         return where, params
+
+    def _feeds_in_scope(self, where: list[str], params: dict) -> int:
+        clauses = [w for w in where if w.startswith("s.")]
+        sql = "SELECT count(*) FROM subscriptions s WHERE s.user_id = :user"
+        return self.db.execute(sql + "".join(f" AND {c}" for c in clauses), params).fetchone()[0]
 
     def _group_and_descendants(self, user_id: int, group_id: int) -> list[int]:
         children: dict[int | None, list[int]] = {}
@@ -195,12 +209,13 @@ class ReadingMixin:
         params = {"user": user_id, "at": iso(item.entry.sort_at), "id": item.entry.id}
         newer = list(
             self.db.query(
-                _ITEM_SQL + " WHERE (e.sort_at, e.id) > (:at, :id) ORDER BY e.sort_at ASC, e.id ASC LIMIT 1", params
+                _TIMELINE_SQL + " WHERE (e.sort_at, e.id) > (:at, :id) ORDER BY e.sort_at ASC, e.id ASC LIMIT 1", params
             )
         )
         older = list(
             self.db.query(
-                _ITEM_SQL + " WHERE (e.sort_at, e.id) < (:at, :id) ORDER BY e.sort_at DESC, e.id DESC LIMIT 1", params
+                _TIMELINE_SQL + " WHERE (e.sort_at, e.id) < (:at, :id) ORDER BY e.sort_at DESC, e.id DESC LIMIT 1",
+                params,
             )
         )
         return (_item(newer[0]) if newer else None, _item(older[0]) if older else None)
@@ -262,21 +277,46 @@ class ReadingMixin:
 
     @wrap_errors
     def search(self, text: str, *, user_id: int = DEFAULT_USER, limit: int = 50, offset: int = 0) -> list[TimelineItem]:
-        """Entries matching ``text`` (title, author, text), newest first, with highlighted snippets."""
+        """Entries matching ``text`` (title, author, text), newest first, with highlighted snippets.
+
+        Two steps. First the page of ids: walk the timeline index and keep the
+        entries in the set of matches (SQLite builds that set once from the
+        index), so a common word stops after one page instead of sorting every
+        match (~8 ms vs ~100 ms on 53k entries). Then snippets for that page only.
+        """
         query = fts_query(text)
         if query is None:
             return []
-        sql = (
-            _ITEM_SQL.replace(
-                "FROM entries e",
-                f", snippet(entries_fts, 2, '{MATCH_START}', '{MATCH_END}', '…', 30) AS snippet,"
-                f" highlight(entries_fts, 0, '{MATCH_START}', '{MATCH_END}') AS title_marked"
-                " FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid",
+        params = {"user": user_id, "query": query, "limit": limit, "offset": offset}
+        ids = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT e.id FROM entries e INDEXED BY entries_timeline"
+                " CROSS JOIN subscriptions s ON s.feed_id = e.feed_id AND s.user_id = :user"
+                " WHERE e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH :query)"
+                " ORDER BY e.sort_at DESC, e.id DESC LIMIT :limit OFFSET :offset",
+                params,
             )
-            + " WHERE entries_fts MATCH :query ORDER BY e.sort_at DESC, e.id DESC LIMIT :limit OFFSET :offset"
-        )
-        rows = self.db.query(sql, {"user": user_id, "query": query, "limit": limit, "offset": offset})
-        return [_item(row) for row in rows]
+        ]
+        if not ids:
+            return []
+        marks = ", ".join(str(i) for i in ids)
+        found = {row["id"]: row for row in self.db.query(_ITEM_SQL + f" WHERE e.id IN ({marks})", params)}
+        snippets = {
+            row[0]: row[1:]
+            for row in self.db.execute(
+                f"SELECT rowid, snippet(entries_fts, 2, '{MATCH_START}', '{MATCH_END}', '…', 30),"
+                f" highlight(entries_fts, 0, '{MATCH_START}', '{MATCH_END}')"
+                f" FROM entries_fts WHERE entries_fts MATCH :query AND rowid IN ({marks})",
+                params,
+            )
+        }
+        items = []
+        for entry_id in ids:
+            row = dict(found[entry_id])
+            row["snippet"], row["title_marked"] = snippets.get(entry_id, (None, None))
+            items.append(_item(row))
+        return items
 
     # -- people and groups ------------------------------------------------------
 

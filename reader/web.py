@@ -1,0 +1,213 @@
+"""The Flask application: factory, per-request store, errors, headers and template filters.
+
+Views live in ``views.py``; this module is what they share. HTTP status codes
+are decided here only, from the domain errors (which carry none).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, render_template, request
+from markupsafe import Markup, escape
+from werkzeug.exceptions import HTTPException
+
+from .config import DEV_SECRET_KEY, Config, load_config
+from .errors import (
+    EntryNotFoundError,
+    FeedExistsError,
+    FeedNotFoundError,
+    InvalidFeedURLError,
+    OPMLError,
+    ReaderError,
+    StorageError,
+)
+from .models import MATCH_END, MATCH_START
+from .sanitize import clean_html
+from .store import Store
+from .store_reading import InvalidCursorError
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Feed content may show images and media from anywhere, never run code or be framed.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' https: http:",
+        "media-src 'self' https: http:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "frame-src 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+    ]
+)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or load_config()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config["READER"] = config
+    app.config["SECRET_KEY"] = config.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = 6 * 2**20  # OPML uploads; opml.py caps the file at 5 MB
+    if config.secret_key == DEV_SECRET_KEY:
+        log.warning("READER_SECRET_KEY is not set: using the development key")
+
+    app.teardown_appcontext(_close_store)
+    app.before_request(_refuse_cross_site_posts)
+    app.after_request(_security_headers)
+    _register_errors(app)
+    _register_filters(app)
+
+    from . import views  # here, not at the top: views imports this module
+
+    app.register_blueprint(views.entries)
+    app.register_blueprint(views.feeds)
+    return app
+
+
+def get_config() -> Config:
+    return current_app.config["READER"]
+
+
+def get_store() -> Store:
+    """One store (one SQLite connection) per request."""
+    if "store" not in g:
+        g.store = Store.open(get_config().db_path)
+    return g.store
+
+
+def _close_store(exc: BaseException | None) -> None:
+    store = g.pop("store", None)
+    if store is not None:
+        store.close()
+
+
+def entry_html(store: Store, entry_id: int) -> str:
+    """An entry's content, sanitized: computed at first view, then cached (docs/design.md)."""
+    content = store.get_entry_content(entry_id)
+    if content.content_html is not None:
+        return content.content_html
+    html = clean_html(content.content or content.summary, content.base_url)
+    store.set_entry_html(entry_id, html)
+    return html
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Where to go after a POST: only a path on this site, never another host."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def _refuse_cross_site_posts():
+    """Every state change is a POST; refuse those another site's page made the browser send.
+
+    Browsers tell us with Sec-Fetch-Site (and Origin). Requests without either
+    (curl, the test client) are not from a browser page and pass.
+    """
+    if request.method != "POST":
+        return None
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if site in ("cross-site", "same-site") or (origin and origin != "null" and urlsplit(origin).netloc != request.host):
+        return render_template("error.html", status=403, message="cross-site request refused"), 403
+    return None
+
+
+def _security_headers(response):
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.setdefault("Cache-Control", "no-store" if request.endpoint != "static" else "max-age=3600")
+    return response
+
+
+def _register_errors(app: Flask) -> None:
+    def page(status: int, message: str):
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(FeedNotFoundError)
+    @app.errorhandler(EntryNotFoundError)
+    def not_found(exc: ReaderError):
+        return page(404, "not found")
+
+    @app.errorhandler(InvalidFeedURLError)
+    @app.errorhandler(OPMLError)
+    @app.errorhandler(InvalidCursorError)
+    def bad_request(exc: ReaderError):
+        return page(400, str(exc))
+
+    @app.errorhandler(FeedExistsError)
+    def exists(exc: FeedExistsError):
+        return page(409, str(exc))
+
+    @app.errorhandler(StorageError)
+    def storage(exc: StorageError):
+        log.error("storage error: %s", exc)
+        return page(503, "the database is busy or unavailable; try again")
+
+    @app.errorhandler(HTTPException)
+    def http(exc: HTTPException):
+        return page(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def bug(exc: Exception):
+        log.exception("unexpected error")
+        return page(500, "something went wrong on our side")
+
+
+def _register_filters(app: Flask) -> None:
+    app.add_template_filter(timeago)
+    app.add_template_filter(absolute_time)
+    app.add_template_filter(hostname)
+    app.add_template_filter(highlight)
+
+
+def timeago(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "never"
+    now = now or datetime.now(UTC)
+    seconds = (now - moment).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for size, unit in ((31_536_000, "y"), (2_592_000, "mo"), (604_800, "w"), (86_400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            amount = f"{int(seconds // size)} {unit}"
+            return f"in {amount}" if future else f"{amount} ago"
+    return "just now"
+
+
+def absolute_time(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def hostname(url: str | None) -> str:
+    if not url:
+        return ""
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def highlight(text: str | None) -> Markup:
+    """Plain text with search matches marked (MATCH_START/END) → escaped HTML with <mark>."""
+    if not text:
+        return Markup("")
+    escaped = str(escape(text))
+    return Markup(escaped.replace(MATCH_START, "<mark>").replace(MATCH_END, "</mark>"))

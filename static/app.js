@@ -1,0 +1,157 @@
+// Causerie's page script: keyboard shortcuts and small niceties.
+// Every page works without it; each feature here has a plain-HTML fallback.
+(function () {
+  "use strict";
+
+  const selectedClass = "is-selected";
+  const help = document.getElementById("help");
+
+  function items() {
+    return Array.from(document.querySelectorAll(".items > .item"));
+  }
+
+  function selectedIndex(list) {
+    return list.findIndex((item) => item.classList.contains(selectedClass));
+  }
+
+  function select(list, index) {
+    if (!list.length) return;
+    index = Math.max(0, Math.min(list.length - 1, index));
+    list.forEach((item) => item.classList.remove(selectedClass));
+    const item = list[index];
+    item.classList.add(selectedClass);
+    item.scrollIntoView({ block: "nearest" });
+    const link = item.querySelector("a.open");
+    if (link) link.focus({ preventScroll: true });
+  }
+
+  // POST a form with the page's own header so the server answers 204, not a redirect.
+  function post(form) {
+    return fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { "X-Requested-With": "causerie" },
+      credentials: "same-origin",
+    }).then((response) => {
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response;
+    });
+  }
+
+  function toggleForm(form, field, labels) {
+    const input = form.querySelector(`input[name="${field}"]`);
+    return post(form).then(() => {
+      const nowOn = input.value === "1";
+      input.value = nowOn ? "0" : "1";
+      const button = form.querySelector("button");
+      if (button) button.textContent = nowOn ? labels[1] : labels[0];
+      return nowOn;
+    });
+  }
+
+  function postFor(entryId, what, value) {
+    const data = new FormData();
+    data.append(what, value ? "1" : "0");
+    return fetch(`/entries/${entryId}/${what === "read" ? "read" : "save"}`, {
+      method: "POST",
+      body: data,
+      headers: { "X-Requested-With": "causerie" },
+      credentials: "same-origin",
+    });
+  }
+
+  function toggleHelp(show) {
+    if (!help) return;
+    help.hidden = show === undefined ? !help.hidden : !show;
+    if (!help.hidden) help.querySelector("button").focus();
+  }
+
+  // On an entry page: it counts as read once it has been shown.
+  const readForm = document.getElementById("read-form");
+  if (readForm && readForm.dataset.autoRead === "1") {
+    const markShown = () => {
+      toggleForm(readForm, "read", ["Mark read", "Mark unread"]).catch(() => {});
+    };
+    if (document.visibilityState === "visible") markShown();
+    else document.addEventListener("visibilitychange", function once() {
+      if (document.visibilityState === "visible") {
+        document.removeEventListener("visibilitychange", once);
+        markShown();
+      }
+    });
+  }
+
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-close-help]") || event.target === help) toggleHelp(false);
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    const typing = target.closest("input, textarea, select, [contenteditable]");
+    if (event.key === "Escape") {
+      if (help && !help.hidden) toggleHelp(false);
+      else if (typing) target.blur();
+      return;
+    }
+    if (typing) return;
+
+    const list = items();
+    const index = selectedIndex(list);
+    const entry = document.querySelector("article.entry");
+    switch (event.key) {
+      case "j":
+        if (list.length) select(list, index + 1);
+        else if (entry) { const next = document.getElementById("older"); if (next) next.click(); }
+        break;
+      case "k":
+        if (list.length) select(list, index < 0 ? 0 : index - 1);
+        else if (entry) { const prev = document.getElementById("newer"); if (prev) prev.click(); }
+        break;
+      case "o":
+      case "Enter":
+        if (list.length && index >= 0) list[index].querySelector("a.open").click();
+        else if (entry && event.key === "o") { const original = document.getElementById("open-original"); if (original) original.click(); }
+        else return;
+        break;
+      case "m":
+        if (entry && readForm) toggleForm(readForm, "read", ["Mark read", "Mark unread"]);
+        else if (index >= 0) {
+          const item = list[index];
+          const nowRead = !item.classList.contains("is-read");
+          postFor(item.dataset.entryId, "read", nowRead).then((r) => { if (r.ok) item.classList.toggle("is-read", nowRead); });
+        }
+        break;
+      case "s": {
+        const saveForm = document.getElementById("save-form");
+        if (entry && saveForm) toggleForm(saveForm, "saved", ["Save for later", "Unsave"]);
+        else if (index >= 0) {
+          const item = list[index];
+          const badge = item.querySelector(".badge.saved-badge");
+          postFor(item.dataset.entryId, "saved", !badge).then((r) => {
+            if (!r.ok) return;
+            if (badge) badge.remove();
+            else {
+              const span = document.createElement("span");
+              span.className = "badge saved-badge";
+              span.textContent = "saved";
+              item.querySelector(".meta").append(" ", span);
+            }
+          });
+        }
+        break;
+      }
+      case "/": {
+        const search = document.getElementById("search-q") || document.getElementById("q");
+        if (search) search.focus();
+        break;
+      }
+      case "?":
+        toggleHelp();
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+  });
+})();
