@@ -38,3 +38,17 @@ def fetch():
     from fakes import FakeFetch
 
     return FakeFetch()
+
+
+@pytest.fixture
+def app(config):
+    from reader.web import create_app
+
+    app = create_app(config)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,287 @@
+"""Every route through Flask's test client: status, content, escaping, POST-redirect-GET."""
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fakes import rss
+
+from reader.models import FeedSource
+from reader.store import Store
+from reader.update import update_feeds
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
+ADA = "https://ada.example/feed.xml"
+BEA = "https://bea.example/rss"
+HOSTILE = "https://evil.example/atom"
+
+HOSTILE_FEED = """<feed xmlns="http://www.w3.org/2005/Atom"><title>Evil</title><id>urn:evil</id>
+<updated>2025-01-01T00:00:00Z</updated>
+<entry><id>urn:evil:1</id><title type="text">&lt;script&gt;alert(1)&lt;/script&gt; title</title>
+<updated>2025-01-02T00:00:00Z</updated><link href="javascript:alert(1)"/>
+<content type="html">&lt;p onclick="x()"&gt;Hi&lt;script&gt;alert(2)&lt;/script&gt;
+&lt;a href="javascript:alert(3)"&gt;j&lt;/a&gt;&lt;iframe src="https://evil.example/"&gt;&lt;/iframe&gt;
+&lt;img src="/pic.png" onerror="alert(4)"&gt;&lt;a href="/about"&gt;about&lt;/a&gt;&lt;/p&gt;</content>
+</entry></feed>"""
+
+
+@pytest.fixture
+def filled(config, fetch):
+    """A database with three people's feeds, fetched through the real pipeline."""
+    store = Store.open(config.db_path)
+    store.add_feeds(
+        [
+            FeedSource(ADA, "Ada", group_path=("Friends", "Poets")),
+            FeedSource(BEA, "Bea", group_path=("Friends",)),
+            FeedSource(HOSTILE, "Evil"),
+        ]
+    )
+    fetch.responses[ADA] = rss(*[(f"a{i}", f"Ada post {i}") for i in range(60)], title="Ada")
+    fetch.responses[BEA] = rss(("b1", "Herons at dawn"), ("b2", "Egrets"), title="Bea")
+    fetch.responses[HOSTILE] = HOSTILE_FEED
+    list(update_feeds(store, config, fetch=fetch, now=lambda: T0))
+    yield store
+    store.close()
+
+
+def entry_id(store, title):
+    return next(i.entry.id for i in store.list_timeline(limit=500) if i.entry.title == title)
+
+
+def state(store, eid):
+    row = store.db.execute("SELECT is_read, is_saved FROM entry_states WHERE entry_id = ?", [eid]).fetchone()
+    return tuple(row) if row else (0, 0)
+
+
+def test_timeline_lists_posts_newest_first_with_people(client, filled):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.text
+    assert "Ada post 0" in html and "Herons at dawn" in html
+    assert html.count('<li class="item') == 50  # one page
+    assert 'rel="next"' in html and "before=" in html
+
+
+def test_keyset_pagination_reaches_the_end_and_says_so(client, filled):
+    html = client.get("/").text
+    cursor = re.search(r'href="/\?before=([^"&]+)', html).group(1)
+    page2 = client.get(f"/?before={cursor}").text
+    assert "You are caught up" in page2
+    titles = set(re.findall(r'class="open" href="/entries/\d+">([^<]+)<', html))
+    titles2 = set(re.findall(r'class="open" href="/entries/\d+">([^<]+)<', page2))
+    assert not titles & titles2 and len(titles | titles2) == 63
+
+
+def test_a_bad_cursor_is_a_400_page_not_a_crash(client, filled):
+    response = client.get("/?before=yesterday")
+    assert response.status_code == 400 and "not a timeline position" in response.text
+
+
+def test_person_and_group_pages_are_restricted_timelines(client, filled):
+    people = {p.name: p.id for p in filled.list_people()}
+    groups = {g.label: g.id for g in filled.list_groups()}
+    bea = client.get(f"/people/{people['Bea']}").text
+    assert "Herons at dawn" in bea and "Ada post" not in bea
+    friends = client.get(f"/groups/{groups['Friends']}").text  # includes the nested Poets group
+    assert "Herons at dawn" in friends and "Ada post 0" in friends and "Evil" not in friends.split("<aside")[0]
+    poets = client.get(f"/groups/{groups['Friends / Poets']}").text
+    assert "Ada post 0" in poets and "Herons" not in poets
+    assert client.get("/people/9999").status_code == 404
+    assert client.get("/groups/9999").status_code == 404
+
+
+def test_entry_page_shows_sanitized_content_and_changes_nothing(client, filled):
+    eid = entry_id(filled, "<script>alert(1)</script> title")
+    response = client.get(f"/entries/{eid}")
+    assert response.status_code == 200
+    html = response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; title" in html  # the title is text
+    content = html.split('<div class="content">')[1].split("</div>")[0]
+    assert "<script" not in content and "onclick" not in content and "onerror" not in content
+    assert "javascript:" not in content and "<iframe" not in content
+    assert 'href="https://evil.example/about"' in content  # relative URL resolved
+    assert 'referrerpolicy="no-referrer"' in content
+    assert state(filled, eid) == (0, 0)  # a GET never marks read
+    assert filled.get_entry_content(eid).content_html is not None  # the sanitized cache was filled
+
+
+def test_entry_page_links_neighbours_in_timeline_order(client, filled):
+    items = filled.list_timeline(limit=3)
+    html = client.get(f"/entries/{items[1].entry.id}").text
+    assert f'id="newer" href="/entries/{items[0].entry.id}"' in html
+    assert f'id="older" href="/entries/{items[2].entry.id}"' in html
+
+
+def test_missing_entry_is_404(client, filled):
+    assert client.get("/entries/999999").status_code == 404
+
+
+def test_mark_read_and_unread_are_posts_that_redirect(client, filled):
+    eid = entry_id(filled, "Egrets")
+    response = client.post(f"/entries/{eid}/read", data={"read": "1", "next": "/people/1"})
+    assert response.status_code == 303 and response.headers["Location"] == "/people/1"
+    assert state(filled, eid)[0] == 1
+    client.post(f"/entries/{eid}/read", data={"read": "0"})
+    assert state(filled, eid)[0] == 0
+    # The page's script gets a 204 instead of a redirect.
+    scripted = client.post(f"/entries/{eid}/read", data={"read": "1"}, headers={"X-Requested-With": "causerie"})
+    assert scripted.status_code == 204
+
+
+def test_a_redirect_target_on_another_host_is_ignored(client, filled):
+    eid = entry_id(filled, "Egrets")
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        response = client.post(f"/entries/{eid}/read", data={"read": "1", "next": target})
+        assert response.headers["Location"] == f"/entries/{eid}"
+
+
+def test_save_for_later_shows_on_the_saved_page(client, filled):
+    eid = entry_id(filled, "Egrets")
+    assert "Nothing saved" in client.get("/saved").text
+    client.post(f"/entries/{eid}/save", data={"saved": "1"})
+    assert "Egrets" in client.get("/saved").text
+    client.post(f"/entries/{eid}/save", data={"saved": "0"})
+    assert "Egrets" not in client.get("/saved").text
+
+
+def test_unread_filter_and_caught_up_state(client, filled):
+    response = client.post("/mark-read", data={})
+    assert response.status_code == 303
+    html = client.get("/?unread=1").text
+    assert "You are caught up" in html and '<li class="item' not in html
+
+
+def test_mark_read_up_to_a_point_leaves_newer_posts_unread(client, filled):
+    items = filled.list_timeline(limit=10)
+    client.post("/mark-read", data={"up_to": items[5].cursor})
+    assert [i.is_read for i in filled.list_timeline(limit=10)] == [False] * 5 + [True] * 5
+
+
+def test_mark_read_for_one_person(client, filled):
+    bea = next(p.id for p in filled.list_people() if p.name == "Bea")
+    client.post("/mark-read", data={"person": bea})
+    unread = {i.person_name for i in filled.list_timeline(limit=500, unread_only=True)}
+    assert "Bea" not in unread and "Ada" in unread
+
+
+def test_search_highlights_matches_and_escapes_everything_else(client, filled):
+    html = client.get("/search?q=herons").text
+    assert "<mark>Herons</mark> at dawn" in html
+    evil = client.get("/search?q=alert").text
+    assert "<script>alert" not in evil and "&lt;script&gt;" in evil
+
+
+@pytest.mark.parametrize(
+    "query", ['"', "AND", "OR NOT", "*", "title:x", "NEAR(a b)", "a AND (", "'; DROP TABLE entries; --", "ü\x00", "^"]
+)
+def test_any_search_query_gives_a_page(client, filled, query):
+    response = client.get("/search", query_string={"q": query})
+    assert response.status_code == 200
+
+
+def test_subscriptions_page_shows_feed_health(client, filled, fetch):
+    html = client.get("/subscriptions/").text
+    assert "3 feeds" in html and "Friends / Poets" in html
+    assert "ok" in html and "Posts/week" in html
+
+
+def test_subscriptions_rename_move_and_unsubscribe(client, filled):
+    feed = filled.get_feed(BEA)
+    client.post(f"/subscriptions/{feed.id}/rename", data={"title": "Bea's birds", "person": "Beatrice"})
+    sub = filled.get_subscription(BEA)
+    assert (sub.title, sub.person_name) == ("Bea's birds", "Beatrice")
+    client.post(f"/subscriptions/{feed.id}/move", data={"group": "Nature/Birds"})
+    assert filled.get_subscription(BEA).group_path == ("Nature", "Birds")
+    response = client.post(f"/subscriptions/{feed.id}/remove")
+    assert response.status_code == 303
+    assert BEA not in [s.feed.url for s in filled.list_subscriptions()]
+
+
+def test_refresh_now_fetches_one_feed(client, filled, feed_server):
+    url = feed_server.route("/cy.xml", body=rss(("c1", "Cranes"), title="Cy").encode())
+    filled.add_feed(url, title="Cy")
+    feed = filled.get_feed(url)
+
+    response = client.post(f"/subscriptions/{feed.id}/refresh", follow_redirects=True)
+
+    assert "Cy: 1 new, 0 updated" in response.text
+    assert "Cranes" in client.get("/").text
+    assert len(feed_server.requests_to("/cy.xml")) == 1
+
+
+def test_opml_upload_imports_and_a_bad_file_imports_nothing(client, filled):
+    good = b"<opml version='2.0'><body><outline text='Cy' xmlUrl='https://cy.example/feed'/></body></opml>"
+    response = client.post(
+        "/subscriptions/import", data={"opml": (__import__("io").BytesIO(good), "subs.opml")}, follow_redirects=True
+    )
+    assert "Imported 1 feeds" in response.text
+    bad = b"<opml><body><outline xmlUrl='https://dee.example/feed'>"
+    response = client.post(
+        "/subscriptions/import", data={"opml": (__import__("io").BytesIO(bad), "bad.opml")}, follow_redirects=True
+    )
+    assert "Nothing imported" in response.text
+    assert "https://dee.example/feed" not in [s.feed.url for s in filled.list_subscriptions()]
+
+
+def test_opml_export_downloads_every_subscription(client, filled):
+    response = client.get("/subscriptions/export.opml")
+    assert response.status_code == 200 and response.mimetype == "text/x-opml"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert ADA.encode() in response.data and b'text="Poets"' in response.data
+
+
+def test_add_with_an_invalid_url_flashes_an_error(client, filled):
+    response = client.post("/subscriptions/add", data={"url": "javascript:alert(1)"}, follow_redirects=True)
+    assert "Could not subscribe" in response.text
+
+
+def test_every_page_sends_security_headers(client, filled):
+    for path in ("/", "/search?q=x", "/subscriptions/", "/help", "/entries/999999"):
+        headers = client.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_cross_site_posts_are_refused(client, filled):
+    eid = entry_id(filled, "Egrets")
+    response = client.post(f"/entries/{eid}/read", data={"read": "1"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
+    response = client.post(f"/entries/{eid}/read", data={"read": "1"}, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert state(filled, eid) == (0, 0)
+
+
+def test_no_get_changes_user_state(client, filled):
+    """Every GET route, visited with state-changing-looking parameters, leaves the database as it was."""
+    eid = entry_id(filled, "Egrets")
+    before = filled.db.execute("SELECT count(*) FROM entry_states").fetchone()[0], len(filled.list_subscriptions())
+    for path in (
+        "/",
+        f"/entries/{eid}",
+        f"/entries/{eid}/read?read=1",
+        f"/entries/{eid}/save?saved=1",
+        "/mark-read",
+        f"/subscriptions/{filled.get_feed(BEA).id}/remove",
+        "/subscriptions/export.opml",
+        "/search?q=egrets",
+        "/saved",
+    ):
+        assert client.get(path).status_code in (200, 405)
+    after = filled.db.execute("SELECT count(*) FROM entry_states").fetchone()[0], len(filled.list_subscriptions())
+    assert before == after
+
+
+def test_safe_filter_is_only_used_on_sanitized_html_fields():
+    for template in (ROOT / "templates").glob("*.html"):
+        for expression in re.findall(r"\{\{([^}]*)\|\s*safe", template.read_text()):
+            assert expression.strip().endswith("_html"), f"{template.name}: |safe on {expression.strip()}"
+
+
+def test_static_files_are_served(client):
+    for path in ("/static/style.css", "/static/app.js"):
+        with client.get(path) as response:
+            assert response.status_code == 200
