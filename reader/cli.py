@@ -164,6 +164,8 @@ def serve(ctx: click.Context, host: str, port: int, no_fetch: bool, threads: int
 
     from .web import create_app
 
+    if logging.getLogger().level > logging.WARNING:
+        logging.getLogger().setLevel(logging.WARNING)  # a server logs its warnings
     config = _config(ctx)
     store = _store(ctx)
     if not store.list_subscriptions() and Path(config.opml_path).is_file():
@@ -176,21 +178,30 @@ def serve(ctx: click.Context, host: str, port: int, no_fetch: bool, threads: int
 
 
 def _start_background_fetch(config: Config, every: float = 300.0) -> None:
-    """Fetch due feeds now and every few minutes, each on its own schedule (--due)."""
+    """Run ``reader fetch --due`` in a child process now and every few minutes.
+
+    A child process rather than a thread: its parse time budget works (signals
+    reach only a main thread), a hostile feed cannot stall or bloat the web
+    server, and the memory of a large fetch is returned when it exits.
+    """
+    import os
+    import subprocess
     import threading
 
+    command = [sys.executable, "-m", "reader.cli", "--db", config.db_path, "fetch", "--due"]
+    log = logging.getLogger(__name__)
+
     def loop() -> None:
-        store = Store.open(config.db_path)
-        stop = threading.Event()
         while True:
             try:
-                feeds = select_feeds(store, utc_now(), due_only=True)
-                results = list(update_feeds(store, config, feeds))
-                if results:
-                    logging.getLogger(__name__).warning("background fetch: %s", _summary(results))
-            except ReaderError as exc:  # e.g. the database busy: try again next time
-                logging.getLogger(__name__).error("background fetch failed: %s", exc)
-            stop.wait(every)
+                done = subprocess.run(
+                    command, capture_output=True, text=True, timeout=3600, env=os.environ.copy(), check=False
+                )
+                summary = (done.stdout.strip().splitlines() or ["no output"])[0]
+                log.warning("background fetch: %s", summary if done.returncode == 0 else done.stderr.strip()[-500:])
+            except subprocess.TimeoutExpired:
+                log.error("background fetch took more than an hour and was stopped")
+            threading.Event().wait(every)
 
     threading.Thread(target=loop, name="causerie-background-fetch", daemon=True).start()
 

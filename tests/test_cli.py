@@ -256,3 +256,75 @@ def test_killing_a_fetch_midway_leaves_a_consistent_database(feed_server, tmp_pa
     assert "0 errors" in finished.stdout
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 60 * 30
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_starts_from_the_opml_and_fetches_in_the_background(feed_server, tmp_path):
+    import urllib.request
+
+    feed = feed_server.route("/ada.xml", body=rss(("1", "A post from Ada"), title="Ada").encode())
+    starter = tmp_path / "starter.opml"
+    starter.write_text(opml(feed_outline(feed, "Ada")))
+    port = _free_port()
+    env = {**os.environ, "READER_OPML": str(starter), "READER_DB": str(tmp_path / "reader.sqlite")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "reader.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        page = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "A post from Ada" not in page:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    page = response.read().decode()
+                    assert response.headers["Server"] == "Causerie"  # waitress, not the dev server
+            except OSError:
+                pass
+            time.sleep(0.2)
+        assert "A post from Ada" in page
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0]
+    assert "new database: imported 1 feeds" in output
+
+
+def test_serve_no_fetch_fetches_nothing(feed_server, tmp_path):
+    import urllib.request
+
+    feed = feed_server.route("/ada.xml", body=rss(("1", "A post from Ada")).encode())
+    starter = tmp_path / "starter.opml"
+    starter.write_text(opml(feed_outline(feed, "Ada")))
+    port = _free_port()
+    env = {**os.environ, "READER_OPML": str(starter), "READER_DB": str(tmp_path / "reader.sqlite")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "reader.cli", "serve", "--no-fetch", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/subscriptions/", timeout=5) as response:
+                    assert "Ada" in response.read().decode()
+                    break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        time.sleep(1)
+        assert feed_server.requests_to("/ada.xml") == []
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
