@@ -22,6 +22,7 @@ entries = Blueprint("entries", __name__)
 feeds = Blueprint("feeds", __name__, url_prefix="/subscriptions")
 
 PAGE_SIZE = 50
+SIDEBAR_PEOPLE = 60  # beyond that the sidebar links to the list of everyone
 
 
 def _done(default: str):
@@ -64,6 +65,7 @@ def _timeline(title: str, *, person=None, group=None, saved_only: bool = False):
         older_cursor=items[-1].cursor if has_more else None,
         people=store.list_people(),
         groups=store.list_groups(),
+        sidebar_people=SIDEBAR_PEOPLE,
     )
 
 
@@ -82,6 +84,11 @@ def person(person_id: int):
 def group(group_id: int):
     found = get_store().get_group(group_id)
     return _timeline(found.label, group=found)
+
+
+@entries.get("/people")
+def people():
+    return render_template("people.html", people=get_store().list_people())
 
 
 @entries.get("/saved")

@@ -285,3 +285,8 @@ def test_static_files_are_served(client):
     for path in ("/static/style.css", "/static/app.js"):
         with client.get(path) as response:
             assert response.status_code == 200
+
+
+def test_people_page_lists_everyone(client, filled):
+    html = client.get("/people").text
+    assert all(name in html for name in ("Ada", "Bea", "Evil"))
