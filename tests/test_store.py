@@ -124,3 +124,20 @@ def test_a_locked_database_raises_storage_error(config, call):
         store.close()
         other.execute("ROLLBACK")
         other.close()
+
+
+def test_search_gives_the_same_page_whichever_way_it_reads(store, config, fetch, monkeypatch):
+    from fakes import rss
+
+    from reader.update import update_feeds
+
+    store.add_feed("https://a.example/feed")
+    fetch.responses["https://a.example/feed"] = rss(*[(f"g{i}", f"heron number {i}") for i in range(30)])
+    list(update_feeds(store, config, fetch=fetch, now=lambda: NOW))
+
+    few = [item.entry.id for item in store.search("heron", limit=10, offset=5)]
+    monkeypatch.setattr(type(store), "_FEW_MATCHES", 3)  # now 30 matches count as many
+    many = [item.entry.id for item in store.search("heron", limit=10, offset=5)]
+
+    assert few == many and len(few) == 10
+    assert few == [item.entry.id for item in store.list_timeline(limit=15)][5:]
