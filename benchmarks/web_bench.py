@@ -31,7 +31,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -45,7 +44,7 @@ from reader.sanitize import excerpt, to_text  # noqa: E402
 from reader.store import Store  # noqa: E402
 
 DEFAULT_CACHE = HERE / ".cache"  # generated databases; keep out of git
-GENERATOR_VERSION = 1  # bump when the generated data changes: cached databases are rebuilt
+GENERATOR_VERSION = 2  # bump when the generated data changes: cached databases are rebuilt
 SEED = 1
 USER = 1
 
@@ -60,8 +59,7 @@ VOCABULARY_SIZE = 2_000
 RARE_WORDS = 30_000  # names and jargon: each entry gets 1-3, so each is in a handful of entries
 SENTENCES = 40_000  # entries are made of sentences drawn from this pool (fast, same word statistics)
 GROUPS = ("Friends", "Family", "Work", "Python", "Science", "Art", "News", "Music", "Local", "Poets")
-END = int(datetime(2025, 6, 1, tzinfo=UTC).timestamp())  # entries spread over the 3 years before
-SPAN_S = 3 * 365 * 86_400
+SPAN_S = 3 * 365 * 86_400  # entries spread over the 3 years before the build
 BATCH = 5_000  # entries per transaction
 BAIT = "XSSBAIT"  # only inside script, event handlers and javascript: URLs: must never reach a page
 
@@ -179,11 +177,11 @@ def _stamp(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(seconds))
 
 
-def _timestamps(rng: random.Random, n: int) -> list[tuple[int, int | None]]:
+def _timestamps(rng: random.Random, n: int, end: int) -> list[tuple[int, int | None]]:
     """(first_seen, published) per entry, in first-seen order: the order a reader stores them."""
     out = []
     for _ in range(n):
-        published = END - rng.randrange(SPAN_S)
+        published = end - rng.randrange(SPAN_S)
         roll = rng.random()
         if roll < 0.03:  # no date in the feed
             out.append((published, None))
@@ -326,7 +324,8 @@ def build_database(path: Path, n_feeds: int, n_entries: int, seed: int) -> dict:
     conn.execute("PRAGMA synchronous = OFF")  # a crash mid-build just means building again
     conn.execute("PRAGMA cache_size = -200000")
     _check_feed_ids(conn, sources, feeds)
-    now = _stamp(END)
+    end = int(time.time()) // 3600 * 3600  # up to the build: 'recent' queries find something
+    now = _stamp(end)
     with conn:
         conn.execute(
             "UPDATE feeds SET status = 'ok', http_status = 200, last_fetched_at = ?, last_success_at = ?,"
@@ -337,7 +336,7 @@ def build_database(path: Path, n_feeds: int, n_entries: int, seed: int) -> dict:
     per_feed = [0] * (n_feeds + 1)
     rows: list[tuple] = []
     read: list[tuple] = []
-    for entry_id, times in enumerate(_timestamps(rng, n_entries), start=1):
+    for entry_id, times in enumerate(_timestamps(rng, n_entries, end), start=1):
         feed = rng.choices(feeds, cum_weights=feed_weights)[0]
         per_feed[feed.id] += 1
         rows.append(_entry_row(rng, words, feed, entry_id, per_feed[feed.id], times))
@@ -356,7 +355,7 @@ def build_database(path: Path, n_feeds: int, n_entries: int, seed: int) -> dict:
     partial.replace(path)
     build_s = time.perf_counter() - t0
     _progress("")
-    meta = {"version": GENERATOR_VERSION, "seed": seed, "build_s": round(build_s, 1)}
+    meta = {"version": GENERATOR_VERSION, "seed": seed, "build_s": round(build_s, 1), "newest": now}
     _meta_path(path).write_text(json.dumps(meta) + "\n")
     return meta
 
@@ -417,7 +416,7 @@ def check_database(path: Path, *, full: bool) -> list[str]:
     expect(one("SELECT count(*) FROM entries_fts") == entries, "entries_fts and entries differ in rows")
     expect(one("SELECT max(rowid) FROM entries_fts") == one("SELECT max(id) FROM entries"), "fts rowids != ids")
     expect(not conn.execute("PRAGMA foreign_key_check").fetchall(), "foreign key violations")
-    expect(one("SELECT count(*) FROM groups") == len(GROUPS), "expected one group per name")
+    expect(one("SELECT count(*) FROM groups") <= len(GROUPS), "more groups than names")
     expect(one("SELECT count(*) FROM subscriptions WHERE user_id = 1") == one("SELECT count(*) FROM feeds"), "subs")
     dupes = one("SELECT count(*) FROM (SELECT 1 FROM entries GROUP BY feed_id, guid HAVING count(*) > 1)")
     expect(dupes == 0, f"{dupes} duplicate (feed_id, guid)")
@@ -476,7 +475,8 @@ class Series:
     name: str
     kind: str  # "timeline", "entry", "search" or "" (no target)
     ms: list[float] = field(default_factory=list)
-    matches: list[int] = field(default_factory=list)  # search: entries matching each query
+    queries: list[str] = field(default_factory=list)  # search: the query of each request
+    matches: dict[str, int] = field(default_factory=dict)  # search: entries matching each query
 
     def summary(self) -> tuple[int, float, float, float]:
         ordered = sorted(self.ms)
@@ -673,6 +673,7 @@ def measure(path: Path, args: argparse.Namespace) -> tuple[list[Series], list[st
         s = Series(name, "search" if kind == "hostile" else kind)
         for url, query in urls:
             s.ms.append(client.get(url, query, hostile=kind == "hostile")[0])
+            s.queries.append(query["q"] if query else "")
         series.append(s)
         return s
 
@@ -707,8 +708,7 @@ def measure(path: Path, args: argparse.Namespace) -> tuple[list[Series], list[st
         kind = "hostile" if name.endswith("hostile") else "search"
         urls = [("/search", {"q": q}) for q in terms]
         s = run(name, kind, _cycle(urls, n), _cycle(urls, min(warm, len(urls))))
-        s.matches = [count(q) for q in terms] if kind == "search" else []
-        facts[name] = terms
+        s.matches = {q: count(q) for q in terms} if kind == "search" else {}
     return series, client.problems, facts
 
 
@@ -762,8 +762,21 @@ def print_table(label: str, series: list[Series]) -> None:
     print(f"  {'page':<24} {'n':>5} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  matches (median)")
     for s in series:
         n, median, p95, top = s.summary()
-        matches = f"{statistics.median(s.matches):,.0f}" if s.matches else ""
+        matches = f"{statistics.median(s.matches.values()):,.0f}" if s.matches else ""
         print(f"  {s.name:<24} {n:>5} {median:>10.2f} {p95:>8.2f} {top:>8.2f}  {matches}")
+    print("  slowest search queries (median ms, matches):")
+    for s in series:
+        if s.kind == "search":
+            print(f"    {s.name:<22} {_slowest_queries(s)}")
+
+
+def _slowest_queries(s: Series, k: int = 3) -> str:
+    by_query: dict[str, list[float]] = {}
+    for query, ms in zip(s.queries, s.ms, strict=True):
+        by_query.setdefault(query, []).append(ms)
+    medians = sorted(((statistics.median(v), q) for q, v in by_query.items()), reverse=True)[:k]
+    shown = [f"{q[:24]!r} {ms:.1f} ms" + (f" ({s.matches[q]:,})" if q in s.matches else "") for ms, q in medians]
+    return ", ".join(shown) + (f" (of {len(by_query)} queries)" if len(by_query) > k else "")
 
 
 def check_targets(results: list[tuple[int, list[Series]]]) -> list[str]:
@@ -801,7 +814,8 @@ def machine_facts() -> str:
     return (
         f"machine: nproc={os.cpu_count()} cpu={cpu or platform.processor() or '?'}\n"
         f"         python {platform.python_version()} ({sys.executable}), SQLite {sqlite3.sqlite_version},"
-        f" {platform.system()} {platform.release()}"
+        f" {platform.system()} {platform.release()}\n"
+        f"         load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work skews p95)"
     )
 
 
@@ -824,7 +838,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(set(args.entries or [200_000]))
     if min(sizes) < 1_000 or args.feeds < 1 or args.requests < 1:
         ap.error("use at least 1,000 entries, 1 feed and 1 request")
-    command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv)
+    command = shlex.join([sys.executable, sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     try:
         if not args.build_only:
             import_web()  # fail before spending minutes on a build
@@ -852,8 +866,6 @@ def _run(args: argparse.Namespace, sizes: list[int], command: str) -> int:
         problems.extend(found)
         print_table(f"{entries:,} entries, {args.feeds:,} feeds ({_mb(db_bytes(path)):.0f} MB)", series)
         print(f"  first views cached afterwards: {facts['cached']}/{args.requests}; deepest: {facts['deepest']}")
-        for name in ("search common word", "search mid word", "search rare word"):
-            print(f"  {name}: {', '.join(facts[name][:5])}{' ...' if len(facts[name]) > 5 else ''}")
     if args.targets and results:
         print("\ntargets:")
         for line in check_targets(results):

@@ -81,6 +81,14 @@
     });
   }
 
+  // Back/forward cache: Chrome restores a page as it was when the user left it,
+  // even with Cache-Control: no-store, so after reading a post and going Back the
+  // timeline still showed it unread (found by tests/test_browser.py). Reload it
+  // so read/saved state comes from the server.
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) location.reload();
+  });
+
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-close-help]") || event.target === help) toggleHelp(false);
   });
