@@ -290,3 +290,18 @@ def test_static_files_are_served(client):
 def test_people_page_lists_everyone(client, filled):
     html = client.get("/people").text
     assert all(name in html for name in ("Ada", "Bea", "Evil"))
+
+
+def test_add_discovers_subscribes_and_fetches(client, filled, feed_server):
+    feed_server.route("/dee/feed.xml", body=rss(("d1", "Dee's first"), title="Dee").encode())
+    page = feed_server.route(
+        "/dee/",
+        body=b"<html><head><link rel='alternate' type='application/rss+xml' href='feed.xml'></head></html>",
+        headers={"Content-Type": "text/html"},
+    )
+
+    response = client.post("/subscriptions/add", data={"url": page, "group": "New/People"}, follow_redirects=True)
+
+    assert "Subscribed to" in response.text and "1 entry fetched" in response.text
+    assert "Dee&#39;s first" in client.get("/").text
+    assert filled.get_subscription(feed_server.url("/dee/feed.xml")).group_path == ("New", "People")
