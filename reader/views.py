@@ -179,9 +179,12 @@ def add():
     except (InvalidFeedURLError, FetchError, FeedExistsError) as exc:
         flash(f"Could not subscribe: {exc}", "error")
         return redirect(url_for("feeds.index"), code=303)
-    results = list(update_feeds(get_store(), get_config(), [sub.feed]))
-    new = sum(r.new for r in results)
-    flash(f"Subscribed to {found.url} ({found.how}); {new} {'entry' if new == 1 else 'entries'} fetched.")
+    [result] = list(update_feeds(get_store(), get_config(), [sub.feed]))
+    if result.error:
+        flash(f"Subscribed to {found.url} ({found.how}), but its first fetch failed: {result.error}", "error")
+    else:
+        new = result.new
+        flash(f"Subscribed to {found.url} ({found.how}); {new} {'entry' if new == 1 else 'entries'} fetched.")
     return redirect(url_for("feeds.index"), code=303)
 
 
