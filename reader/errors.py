@@ -89,6 +89,14 @@ class EntryNotFoundError(ReaderError):
         self.guid = guid
 
 
+class PersonNotFoundError(ReaderError):
+    pass
+
+
+class GroupNotFoundError(ReaderError):
+    pass
+
+
 class StorageError(ReaderError):
     pass
 

@@ -208,7 +208,6 @@ class Person:
     id: int
     name: str
     feed_count: int
-    unread_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -222,12 +221,3 @@ class Group:
     @property
     def label(self) -> str:
         return " / ".join(self.path)
-
-
-@dataclass(frozen=True)
-class FeedHealth:
-    """A subscription with what the subscriptions page shows about its fetching."""
-
-    subscription: Subscription
-    posts_per_week: float
-    entry_count: int

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
-from .errors import EntryNotFoundError, ReaderError
+from .errors import EntryNotFoundError, GroupNotFoundError, PersonNotFoundError, ReaderError
 from .models import MATCH_END, MATCH_START, Entry, EntryContent, Group, Person, TimelineItem
 from .store_rows import entry_from_row, iso, wrap_errors
 
@@ -43,6 +43,9 @@ _ITEM_SQL = f"""
 _TIMELINE_SQL = _ITEM_SQL.replace("JOIN subscriptions s", "CROSS JOIN subscriptions s", 1)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHRASE = re.compile(r'"([^"]*)"')
+
+
+_NARROW_FEEDS = 50
 
 
 class InvalidCursorError(ReaderError, ValueError):
@@ -105,10 +108,7 @@ class ReadingMixin:
             where.append(f"{_IS_READ} = 0")
         if saved_only:
             where.append(f"{_IS_SAVED} = 1")
-        # A person's or a small group's few feeds: start from them and sort their
-        # entries. Anything wider: walk the timeline until the page is full.
-        narrow = person_id is not None or (group_id is not None and self._feeds_in_scope(where, params) <= 50)
-        base = _ITEM_SQL if narrow else _TIMELINE_SQL
+        base = _ITEM_SQL if self._is_narrow(user_id, person_id, group_id) else _TIMELINE_SQL
         sql = base + " WHERE " + " AND ".join(where or ["1"])
         sql += " ORDER BY e.sort_at DESC, e.id DESC LIMIT :limit"
         params["limit"] = limit
@@ -125,10 +125,21 @@ class ReadingMixin:
             where.append(f"s.group_id IN ({', '.join(str(i) for i in ids)})")
         return where, params
 
-    def _feeds_in_scope(self, where: list[str], params: dict) -> int:
-        clauses = [w for w in where if w.startswith("s.")]
-        sql = "SELECT count(*) FROM subscriptions s WHERE s.user_id = :user"
-        return self.db.execute(sql + "".join(f" AND {c}" for c in clauses), params).fetchone()[0]
+    def _is_narrow(self, user_id: int, person_id: int | None, group_id: int | None) -> bool:
+        """Whether a page should start from the scope's feeds rather than walk the timeline.
+
+        A person's or a small group's few feeds: start from them and sort their
+        entries. Anything wider: walk the timeline until the page is full.
+        """
+        if person_id is not None:
+            return True
+        if group_id is None:
+            return False
+        ids = ", ".join(str(i) for i in self._group_and_descendants(user_id, group_id))
+        count = self.db.execute(
+            f"SELECT count(*) FROM subscriptions WHERE user_id = ? AND group_id IN ({ids})", [user_id]
+        ).fetchone()[0]
+        return count <= _NARROW_FEEDS
 
     def _group_and_descendants(self, user_id: int, group_id: int) -> list[int]:
         children: dict[int | None, list[int]] = {}
@@ -141,29 +152,17 @@ class ReadingMixin:
             todo.extend(children.get(current, []))
         return found
 
-    @wrap_errors
     def list_entries(
         self,
         *,
         user_id: int = DEFAULT_USER,
-        feed_url: str | None = None,
         limit: int = 50,
         before: tuple[datetime, int] | None = None,
         unread_only: bool = False,
     ) -> list[Entry]:
-        """Entries only (no per-user state), newest first; optionally of one feed."""
-        sql = _ITEM_SQL + " WHERE 1"
-        params: dict = {"user": user_id, "limit": limit}
-        if feed_url is not None:
-            sql += " AND f.url = :feed_url"
-            params["feed_url"] = feed_url
-        if before is not None:
-            sql += " AND (e.sort_at, e.id) < (:before_at, :before_id)"
-            params.update(before_at=iso(before[0]), before_id=before[1])
-        if unread_only:
-            sql += f" AND {_IS_READ} = 0"
-        sql += " ORDER BY e.sort_at DESC, e.id DESC LIMIT :limit"
-        return [entry_from_row(row) for row in self.db.query(sql, params)]
+        """The entries of ``list_timeline``, without the per-user state."""
+        items = self.list_timeline(user_id=user_id, limit=limit, before=before, unread_only=unread_only)
+        return [item.entry for item in items]
 
     @wrap_errors
     def count_entries(self, feed_url: str | None = None) -> int:
@@ -357,10 +356,14 @@ class ReadingMixin:
 
     @wrap_errors
     def get_person(self, person_id: int, *, user_id: int = DEFAULT_USER) -> Person:
-        for person in self.list_people(user_id=user_id):
-            if person.id == person_id:
-                return person
-        raise EntryNotFoundError(None, None, f"no person {person_id}")
+        row = self.db.execute(
+            "SELECT p.id, p.name, count(s.id) FROM people p LEFT JOIN subscriptions s ON s.person_id = p.id"
+            " WHERE p.user_id = ? AND p.id = ? GROUP BY p.id",
+            [user_id, person_id],
+        ).fetchone()
+        if row is None:
+            raise PersonNotFoundError(f"no person {person_id}")
+        return Person(*row)
 
     @wrap_errors
     def rename_person(self, person_id: int, name: str, *, user_id: int = DEFAULT_USER) -> None:
@@ -392,10 +395,10 @@ class ReadingMixin:
 
     @wrap_errors
     def get_group(self, group_id: int, *, user_id: int = DEFAULT_USER) -> Group:
-        for group in self.list_groups(user_id=user_id):
+        for group in self.list_groups(user_id=user_id):  # a group's path needs its ancestors anyway
             if group.id == group_id:
                 return group
-        raise EntryNotFoundError(None, None, f"no group {group_id}")
+        raise GroupNotFoundError(f"no group {group_id}")
 
     @wrap_errors
     def posts_per_week(self, now: datetime, *, weeks: int = 4) -> dict[int, float]:
@@ -403,10 +406,6 @@ class ReadingMixin:
         since = iso(now - timedelta(weeks=weeks))
         rows = self.db.execute("SELECT feed_id, count(*) FROM entries WHERE sort_at >= ? GROUP BY feed_id", [since])
         return {feed_id: count / weeks for feed_id, count in rows}
-
-    @wrap_errors
-    def entry_counts(self) -> dict[int, int]:
-        return dict(self.db.execute("SELECT feed_id, count(*) FROM entries GROUP BY feed_id").fetchall())
 
 
 def _item(row: dict) -> TimelineItem:

@@ -160,12 +160,10 @@ def list_feeds():
     now = datetime.now(UTC)
     subscriptions = store.list_subscriptions()
     per_week = store.posts_per_week(now)
-    counts = store.entry_counts()
     return render_template(
         "feeds.html",
         subscriptions=sorted(subscriptions, key=lambda s: (s.group_path, s.person_name.lower())),
         per_week=per_week,
-        counts=counts,
         groups=store.list_groups(),
         now=now,
     )

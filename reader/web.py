@@ -20,8 +20,10 @@ from .errors import (
     EntryNotFoundError,
     FeedExistsError,
     FeedNotFoundError,
+    GroupNotFoundError,
     InvalidFeedURLError,
     OPMLError,
+    PersonNotFoundError,
     ReaderError,
     StorageError,
 )
@@ -145,6 +147,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(FeedNotFoundError)
     @app.errorhandler(EntryNotFoundError)
+    @app.errorhandler(PersonNotFoundError)
+    @app.errorhandler(GroupNotFoundError)
     def not_found(exc: ReaderError):
         return page(404, "not found")
 
