@@ -58,8 +58,12 @@ class Store(ReadingMixin):
 
     @classmethod
     @wrap_errors
-    def open(cls, path: str | Path) -> Store:
-        """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
+    def open(cls, path: str | Path, *, migrate: bool = True) -> Store:
+        """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+
+        ``migrate=False`` skips the schema check, for callers that open a
+        connection per request after migrating once (the web app).
+        """
         path = Path(path)
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +76,8 @@ class Store(ReadingMixin):
         # NORMAL is durable across application crashes in WAL mode; only a power
         # cut may lose the last commits, never corrupt the file.
         db.execute("PRAGMA synchronous = NORMAL")
-        migrations.apply(db)
+        if migrate:
+            migrations.apply(db)
         return cls(db)
 
     def close(self) -> None:

@@ -64,6 +64,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["READER"] = config
     app.config["SECRET_KEY"] = config.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 6 * 2**20  # OPML uploads; opml.py caps the file at 5 MB
+    Store.open(config.db_path).close()  # create or migrate the database once, not per request
     if config.secret_key == DEV_SECRET_KEY:
         log.warning("READER_SECRET_KEY is not set: using the development key")
 
@@ -87,7 +88,7 @@ def get_config() -> Config:
 def get_store() -> Store:
     """One store (one SQLite connection) per request."""
     if "store" not in g:
-        g.store = Store.open(get_config().db_path)
+        g.store = Store.open(get_config().db_path, migrate=False)
     return g.store
 
 
