@@ -187,6 +187,7 @@ def _start_background_fetch(config: Config, every: float = 300.0) -> None:
     import os
     import subprocess
     import threading
+    import time
 
     command = [sys.executable, "-m", "reader.cli", "--db", config.db_path, "fetch", "--due"]
     log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def _start_background_fetch(config: Config, every: float = 300.0) -> None:
                 log.warning("background fetch: %s", summary if done.returncode == 0 else done.stderr.strip()[-500:])
             except subprocess.TimeoutExpired:
                 log.error("background fetch took more than an hour and was stopped")
-            threading.Event().wait(every)
+            time.sleep(every)
 
     threading.Thread(target=loop, name="causerie-background-fetch", daemon=True).start()
 

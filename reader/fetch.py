@@ -26,7 +26,7 @@ import aiohttp
 import yarl
 
 from . import __version__
-from .errors import FetchError, InvalidFeedURLError
+from .errors import FeedError, FetchError, InvalidFeedURLError
 from .models import FetchResult
 from .urls import host_of, http_url
 
@@ -82,8 +82,10 @@ def fetch_feed(
 
 def fetch_all(
     requests: Iterable[FetchRequest], settings: FetchSettings
-) -> Iterator[tuple[FetchRequest, FetchResult | FetchError]]:
+) -> Iterator[tuple[FetchRequest, FetchResult | FeedError]]:
     """Fetch every request concurrently; yield ``(request, result or error)`` as each completes.
+
+    The error is a ``FetchError``, or ``InvalidFeedURLError`` for a URL that cannot be fetched at all.
 
     At most ``settings.workers`` responses are held at once (downloading or
     waiting for the caller), which bounds memory whatever the caller's pace.
@@ -152,10 +154,8 @@ class _Runner(threading.Thread):
         async with host:
             await self.slots.acquire()  # released by the consumer, see release_slot
             try:
-                outcome: FetchResult | FetchError = await fetch_one(client, request, self.settings)
-            except FetchError as exc:
-                outcome = exc
-            except InvalidFeedURLError as exc:
+                outcome: FetchResult | FeedError = await fetch_one(client, request, self.settings)
+            except (FetchError, InvalidFeedURLError) as exc:
                 outcome = exc
         self.done.put((request, outcome))
 

@@ -27,6 +27,7 @@ import feedparser.api
 from .errors import ParseError
 from .jsonfeed import looks_like_json_feed, parse_json_feed
 from .models import Enclosure, ParsedEntry, ParsedFeed
+from .sanitize import to_text
 from .urls import http_url
 
 log = logging.getLogger(__name__)
@@ -264,8 +265,6 @@ def _text(detail: dict | None, fallback: object) -> str | None:
     if not isinstance(value, str):
         return None
     if (detail or {}).get("type") in _HTML_TYPES:
-        from .sanitize import to_text  # titles are rare HTML; keep parse light to import
-
         value = to_text(value)
     return _plain(value)
 
@@ -379,8 +378,10 @@ def _cap(value: str | None, limit: int) -> str | None:
     return value[:limit] if value is not None and len(value) > limit else value
 
 
-class _OutOfTime(Exception):
-    pass
+class _OutOfTime(BaseException):
+    """Raised by the alarm. A BaseException because feedparser catches Exception
+    from its strict parser and carries on with its lenient one, which would
+    swallow the interruption and let the parse run on past its budget."""
 
 
 @contextmanager
