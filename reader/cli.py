@@ -14,7 +14,7 @@ from .errors import ReaderError
 from .models import UpdateResult
 from .opml import read_opml, write_opml
 from .store import Store
-from .subscribe import subscribe
+from .subscribe import fetch_new_subscription, subscribe
 from .update import select_feeds, update_feeds, utc_now
 
 
@@ -98,8 +98,7 @@ def add(ctx: click.Context, url: str, group: str | None, title: str | None, no_f
     for other in found.alternatives:
         click.echo(f"  the page also offers {other}")
     if not no_fetch:
-        for result in update_feeds(store, _config(ctx), [sub.feed]):
-            click.echo(_describe(result))
+        click.echo(_describe(fetch_new_subscription(store, _config(ctx), sub, found)))
 
 
 @main.command("list")

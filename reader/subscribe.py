@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from .config import Config
 from .discover import candidate_urls, find_feed_links, looks_like_feed
 from .errors import FetchError, InvalidFeedURLError
 from .fetch import FetchRequest, FetchSettings, fetch_all, fetch_feed
-from .models import FetchResult, Subscription
+from .models import FetchResult, Subscription, UpdateResult
 from .store import DEFAULT_USER, Store
-from .update import FetchAll, fetch_settings
+from .update import FetchAll, fetch_settings, update_feeds
 from .urls import http_url
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class Discovery:
     url: str  # the feed chosen
     how: str  # how it was found, for the user
     alternatives: tuple[str, ...] = ()  # other feeds the page offered
+    # The chosen feed's response, kept so its first update need not fetch it again.
+    fetched: FetchResult | None = field(default=None, repr=False, compare=False)
 
 
 def normalize_input_url(text: str) -> str:
@@ -58,14 +60,15 @@ def discover_feed(
     settings = fetch_settings(config)
     page = fetch(url, settings=settings)
     if looks_like_feed(page.content, page.headers.get("content-type")):
-        return Discovery(page.permanent_url or url, "the URL is a feed")
+        return Discovery(page.permanent_url or url, "the URL is a feed", fetched=page)
     links = [link.url for link in find_feed_links(page.content, page.final_url, page.headers.get("content-type"))]
     feeds = _serving_feeds(links[:MAX_ANNOUNCED], settings, fetch_many)
     if feeds:
-        return Discovery(feeds[0], "announced by the page", tuple(feeds[1:]))
+        return Discovery(feeds[0][0], "announced by the page", tuple(u for u, _ in feeds[1:]), feeds[0][1])
     feeds = _serving_feeds(candidate_urls(page.final_url), settings, fetch_many)
     if feeds:
-        return Discovery(feeds[0], f"found at the common path {urlsplit(feeds[0]).path}")
+        chosen, response = feeds[0]
+        return Discovery(chosen, f"found at the common path {urlsplit(chosen).path}", fetched=response)
     if links:
         raise FetchError(url, "no feed found: the feeds the page announces do not answer with a feed")
     raise FetchError(url, "no feed found: the page announces none and no common feed path answered")
@@ -74,12 +77,15 @@ def discover_feed(
 MAX_ANNOUNCED = 10
 
 
-def _serving_feeds(urls: list[str], settings: FetchSettings, fetch_many: FetchAll) -> list[str]:
-    """The URLs (in the given order) that answer with a feed; where they moved for good, the new URL."""
-    found: dict[str, str] = {}
+def _serving_feeds(urls: list[str], settings: FetchSettings, fetch_many: FetchAll) -> list[tuple[str, FetchResult]]:
+    """The URLs (in the given order) that answer with a feed, with their response.
+
+    Where a feed moved for good, its new URL.
+    """
+    found: dict[str, tuple[str, FetchResult]] = {}
     for request, outcome in fetch_many([FetchRequest(u) for u in dict.fromkeys(urls)], settings):
         if isinstance(outcome, FetchResult) and looks_like_feed(outcome.content, outcome.headers.get("content-type")):
-            found[request.url] = outcome.permanent_url or request.url
+            found[request.url] = (outcome.permanent_url or request.url, outcome)
     return [found[u] for u in urls if u in found]
 
 
@@ -101,3 +107,21 @@ def subscribe(
     sub = store.add_feed(found.url, title=title, site_url=site_url, group_path=group_path, user_id=user_id)
     log.info("subscribed feed=%s how=%s", found.url, found.how)
     return sub, found
+
+
+def fetch_new_subscription(store: Store, config: Config, sub: Subscription, found: Discovery) -> UpdateResult:
+    """Store a new feed's entries right away, from the response discovery already has.
+
+    Without it, adding a feed would ask its server for the same document twice in a row.
+    """
+    if found.fetched is None or found.fetched.status != "ok":
+        [result] = list(update_feeds(store, config, [sub.feed]))
+        return result
+    response = replace(found.fetched, url=sub.feed.url, permanent_url=None)
+
+    def already_fetched(requests, settings):
+        for request in requests:
+            yield request, response
+
+    [result] = list(update_feeds(store, config, [sub.feed], fetch=already_fetched))
+    return result

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from .errors import FeedExistsError, FetchError, InvalidFeedURLError, OPMLError
 from .opml import read_opml, write_opml
 from .store_reading import parse_cursor
-from .subscribe import subscribe
+from .subscribe import fetch_new_subscription, subscribe
 from .update import update_feeds
 from .web import entry_html, get_config, get_store, safe_next
 
@@ -177,7 +177,7 @@ def add():
     except (InvalidFeedURLError, FetchError, FeedExistsError) as exc:
         flash(f"Could not subscribe: {exc}", "error")
         return redirect(url_for("feeds.index"), code=303)
-    [result] = list(update_feeds(get_store(), get_config(), [sub.feed]))
+    result = fetch_new_subscription(get_store(), get_config(), sub, found)
     if result.error:
         flash(f"Subscribed to {found.url} ({found.how}), but its first fetch failed: {result.error}", "error")
     else:

@@ -159,6 +159,7 @@ def test_add_discovers_the_feed_a_page_announces(runner, feed_server):
     assert "1 new entries" in result.output
     listing = runner("list").output
     assert "Ada's notes  [Friends/Writers]" in listing
+    assert len(feed_server.requests_to("/posts/index.xml")) == 1  # discovery's response is stored, not fetched again
 
 
 def test_add_skips_announced_links_that_do_not_serve_a_feed(runner, feed_server):
