@@ -227,25 +227,22 @@ class ReadingMixin:
 
     @wrap_errors
     def mark_read(self, entry_id: int, is_read: bool = True, *, user_id: int = DEFAULT_USER) -> None:
-        self.get_timeline_item(entry_id, user_id=user_id)  # only entries the user can see
-        now = iso(datetime.now(UTC))
-        with self.db.atomic():
-            self.db.execute(
-                "INSERT INTO entry_states (user_id, entry_id, is_read, read_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (user_id, entry_id) DO UPDATE SET is_read = excluded.is_read, read_at = excluded.read_at",
-                [user_id, entry_id, int(is_read), now if is_read else None],
-            )
+        self._set_state(entry_id, "read", is_read, user_id)
 
     @wrap_errors
     def set_saved(self, entry_id: int, is_saved: bool = True, *, user_id: int = DEFAULT_USER) -> None:
-        self.get_timeline_item(entry_id, user_id=user_id)
-        now = iso(datetime.now(UTC))
+        self._set_state(entry_id, "saved", is_saved, user_id)
+
+    def _set_state(self, entry_id: int, flag: str, value: bool, user_id: int) -> None:
+        """Set ``is_<flag>`` and its ``<flag>_at`` time; ``flag`` is "read" or "saved", never user text."""
+        self.get_timeline_item(entry_id, user_id=user_id)  # only entries the user can see
+        now = iso(datetime.now(UTC)) if value else None
         with self.db.atomic():
             self.db.execute(
-                "INSERT INTO entry_states (user_id, entry_id, is_saved, saved_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (user_id, entry_id) DO UPDATE SET is_saved = excluded.is_saved,"
-                " saved_at = excluded.saved_at",
-                [user_id, entry_id, int(is_saved), now if is_saved else None],
+                f"INSERT INTO entry_states (user_id, entry_id, is_{flag}, {flag}_at) VALUES (?, ?, ?, ?)"
+                f" ON CONFLICT (user_id, entry_id) DO UPDATE SET is_{flag} = excluded.is_{flag},"
+                f" {flag}_at = excluded.{flag}_at",
+                [user_id, entry_id, int(value), now],
             )
 
     @wrap_errors
