@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))  # the checkout's `reader`, installed or not
 from reader.config import load_config  # noqa: E402
 from reader.models import FeedSource  # noqa: E402
 from reader.sanitize import excerpt, to_text  # noqa: E402
-from reader.store import Store  # noqa: E402
+from reader.store import LOCAL_USER, Store  # noqa: E402
 
 DEFAULT_CACHE = HERE / ".cache"  # generated databases; keep out of git
 GENERATOR_VERSION = 2  # bump when the generated data changes: cached databases are rebuilt
@@ -317,7 +317,7 @@ def build_database(path: Path, n_feeds: int, n_entries: int, seed: int) -> dict:
     partial = path.with_name(path.name + ".partial")
     for stale in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         stale.unlink(missing_ok=True)
-    store = Store.open(partial)
+    store = Store.open(partial).for_user(LOCAL_USER)
     sources, feeds = _feed_sources(rng, n_feeds)
     store.add_feeds(sources)
     conn = store.db.conn
@@ -452,7 +452,7 @@ def check_database(path: Path, *, full: bool) -> list[str]:
 
 def _check_store_reads(path: Path) -> list[str]:
     """The rows load through the store's own code (dates parse, enclosures decode)."""
-    store = Store.open(path)
+    store = Store.open(path).for_user(LOCAL_USER)
     try:
         entries = store.list_entries(limit=50)
         if len(entries) != 50 or any(a.sort_at < b.sort_at for a, b in zip(entries, entries[1:], strict=False)):

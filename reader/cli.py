@@ -13,7 +13,7 @@ from .config import Config, load_config
 from .errors import ReaderError
 from .models import UpdateResult
 from .opml import read_opml, write_opml
-from .store import Store
+from .store import LOCAL_USER, Store, UserStore
 from .subscribe import fetch_new_subscription, subscribe
 from .update import select_feeds, update_feeds, utc_now
 
@@ -22,9 +22,10 @@ def _config(ctx: click.Context) -> Config:
     return ctx.obj["config"]
 
 
-def _store(ctx: click.Context) -> Store:
+def _store(ctx: click.Context) -> UserStore:
+    """The local user's store: the CLI acts for the single user of an install without accounts."""
     if "store" not in ctx.obj:
-        ctx.obj["store"] = Store.open(_config(ctx).db_path)
+        ctx.obj["store"] = Store.open(_config(ctx).db_path).for_user(LOCAL_USER)
         ctx.call_on_close(ctx.obj["store"].close)
     return ctx.obj["store"]
 

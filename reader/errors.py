@@ -38,6 +38,10 @@ class ConfigError(ReaderError, ValueError):
     pass
 
 
+class NotFoundError(ReaderError):
+    """Something a user asked for does not exist, or is not theirs: the same answer for both."""
+
+
 class FeedError(ReaderError):
     def __init__(self, url: str, message: str = "") -> None:
         super().__init__(message)
@@ -47,7 +51,7 @@ class FeedError(ReaderError):
         return f"{self.url}: {super().__str__()}"
 
 
-class FeedNotFoundError(FeedError):
+class FeedNotFoundError(FeedError, NotFoundError):
     def __init__(self, url: str, message: str = "no such feed") -> None:
         super().__init__(url, message)
 
@@ -82,19 +86,22 @@ class ParseError(FeedError):
     pass
 
 
-class EntryNotFoundError(ReaderError):
-    def __init__(self, feed_url: str | None, guid: str | None, message: str = "no such entry") -> None:
-        super().__init__(message)
-        self.feed_url = feed_url
-        self.guid = guid
+class EntryNotFoundError(NotFoundError):
+    def __init__(self, entry_id: int, message: str = "") -> None:
+        super().__init__(message or f"no entry {entry_id}")
+        self.entry_id = entry_id
 
 
-class PersonNotFoundError(ReaderError):
+class PersonNotFoundError(NotFoundError):
     pass
 
 
-class GroupNotFoundError(ReaderError):
+class GroupNotFoundError(NotFoundError):
     pass
+
+
+class InvalidInputError(ReaderError, ValueError):
+    """A value a user typed that cannot be taken as it is (a cursor, a channel id, a name)."""
 
 
 class StorageError(ReaderError):

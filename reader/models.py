@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,13 @@ class UpdateResult:
     error: str | None = None
 
 
+class Position(NamedTuple):
+    """A place in a timeline: the timeline clock, then the entry id (the order of every list)."""
+
+    sort_at: datetime
+    id: int
+
+
 @dataclass(frozen=True)
 class TimelineItem:
     """An entry as one user sees it in a list: whose it is and what they did with it."""
@@ -185,8 +193,8 @@ class TimelineItem:
     snippet: str | None = None
 
     @property
-    def cursor(self) -> str:
-        return f"{self.entry.sort_at.isoformat()}~{self.entry.id}"
+    def position(self) -> Position:
+        return Position(self.entry.sort_at, self.entry.id)
 
 
 MATCH_START = "\x02"
@@ -221,3 +229,10 @@ class Group:
     @property
     def label(self) -> str:
         return " / ".join(self.path)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    created_at: datetime

@@ -17,7 +17,7 @@ from .discover import candidate_urls, find_feed_links, looks_like_feed
 from .errors import FetchError, InvalidFeedURLError
 from .fetch import FetchRequest, FetchSettings, fetch_all, fetch_feed
 from .models import FetchResult, Subscription, UpdateResult
-from .store import DEFAULT_USER, Store
+from .store import Store, UserStore
 from .update import FetchAll, fetch_settings, update_feeds
 from .urls import http_url
 
@@ -90,7 +90,7 @@ def _serving_feeds(urls: list[str], settings: FetchSettings, fetch_many: FetchAl
 
 
 def subscribe(
-    store: Store,
+    store: UserStore,
     config: Config,
     text: str,
     *,
@@ -98,13 +98,12 @@ def subscribe(
     title: str | None = None,
     fetch: FetchOne = fetch_feed,
     fetch_many: FetchAll = fetch_all,
-    user_id: int = DEFAULT_USER,
 ) -> tuple[Subscription, Discovery]:
     """Discover the feed behind ``text`` and subscribe to it."""
     url = normalize_input_url(text)
     found = discover_feed(url, config, fetch=fetch, fetch_many=fetch_many)
     site_url = None if found.how == "the URL is a feed" else url
-    sub = store.add_feed(found.url, title=title, site_url=site_url, group_path=group_path, user_id=user_id)
+    sub = store.add_feed(found.url, title=title, site_url=site_url, group_path=group_path)
     log.info("subscribed feed=%s how=%s", found.url, found.how)
     return sub, found
 

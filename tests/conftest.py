@@ -26,9 +26,9 @@ def config(tmp_path):
 
 @pytest.fixture
 def store(config):
-    from reader.store import Store
+    from reader.store import LOCAL_USER, Store
 
-    store = Store.open(config.db_path)
+    store = Store.open(config.db_path).for_user(LOCAL_USER)
     yield store
     store.close()
 

@@ -40,7 +40,7 @@ from waitress import wasyncore  # noqa: E402
 
 from reader.config import load_config  # noqa: E402
 from reader.models import FeedSource  # noqa: E402
-from reader.store import Store  # noqa: E402
+from reader.store import LOCAL_USER, Store  # noqa: E402
 from reader.update import update_feeds  # noqa: E402
 from reader.web import create_app  # noqa: E402
 
@@ -174,7 +174,7 @@ class Site:
     console: list[str] = field(default_factory=list)
 
     def open_store(self) -> Store:
-        return Store.open(self.db_path)
+        return Store.open(self.db_path).for_user(LOCAL_USER)
 
     def entry_id(self, title: str) -> int:
         store = self.open_store()
@@ -220,7 +220,7 @@ def site(tmp_path, feed_server) -> Iterator[Site]:
     mallory = feed_server.route("/mallory/atom.xml", body=_hostile_atom(base).encode(), headers=xml)
 
     config = load_config({}, db_path=str(tmp_path / "reader.sqlite"), parse_workers=0)
-    store = Store.open(config.db_path)
+    store = Store.open(config.db_path).for_user(LOCAL_USER)
     try:
         store.add_feeds(
             [FeedSource(ana), FeedSource(bo, group_path=("Friends", "Poets")), FeedSource(mallory)],

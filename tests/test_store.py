@@ -8,7 +8,7 @@ from sqlite_utils import Database
 
 from reader.errors import FeedExistsError, FeedNotFoundError, StorageError
 from reader.models import FeedSource
-from reader.store import Store
+from reader.store import LOCAL_USER, Store
 
 NOW = datetime(2025, 1, 6, tzinfo=UTC)
 
@@ -62,16 +62,16 @@ def test_every_feed_belongs_to_its_own_new_person(store):
 
 
 def test_subscriptions_are_personal_but_feeds_are_shared(store):
-    store.db.execute("INSERT INTO users (id, name, created_at) VALUES (2, 'bea', '2025-01-01')")
+    bea = store.for_user(store.add_user("bea").id)
     store.add_feed("https://a.example/feed", title="for local")
-    store.add_feed("https://a.example/feed", title="for bea", user_id=2)
+    bea.add_feed("https://a.example/feed", title="for bea")
 
     assert [s.title for s in store.list_subscriptions()] == ["for local"]
-    assert [s.title for s in store.list_subscriptions(user_id=2)] == ["for bea"]
+    assert [s.title for s in bea.list_subscriptions()] == ["for bea"]
     assert store.db.execute("SELECT count(*) FROM feeds").fetchone()[0] == 1
     store.remove_feed("https://a.example/feed")
     assert store.get_feed("https://a.example/feed")  # bea still follows it
-    store.remove_feed("https://a.example/feed", user_id=2)
+    bea.remove_feed("https://a.example/feed")
     with pytest.raises(FeedNotFoundError):
         store.get_feed("https://a.example/feed")
 
@@ -107,7 +107,7 @@ PUBLIC_CALLS = {
 
 @pytest.mark.parametrize("call", PUBLIC_CALLS.values(), ids=PUBLIC_CALLS.keys())
 def test_a_locked_database_raises_storage_error(config, call):
-    setup = Store.open(config.db_path)
+    setup = Store.open(config.db_path).for_user(LOCAL_USER)
     setup.add_feed("https://a.example/feed")
     setup.close()
     # Another process holds the database in exclusive locking mode: in WAL mode
@@ -116,7 +116,7 @@ def test_a_locked_database_raises_storage_error(config, call):
     other.isolation_level = None
     other.execute("PRAGMA locking_mode = EXCLUSIVE")
     other.execute("BEGIN EXCLUSIVE")
-    store = Store(Database(sqlite3.connect(config.db_path, timeout=0)))
+    store = Store(Database(sqlite3.connect(config.db_path, timeout=0))).for_user(LOCAL_USER)
     try:
         with pytest.raises(StorageError):
             call(store)
@@ -141,3 +141,68 @@ def test_search_gives_the_same_page_whichever_way_it_reads(store, config, fetch,
 
     assert few == many and len(few) == 10
     assert few == [item.entry.id for item in store.list_timeline(limit=15)][5:]
+
+
+def test_a_person_outlives_their_last_feed(store):
+    sub = store.add_feed("https://a.example/feed", title="Ann")
+    store.rename_person(sub.person_id, "Ann Onyme")
+    store.remove_feed("https://a.example/feed")
+
+    person = store.get_person(sub.person_id)
+    assert (person.name, person.feed_count) == ("Ann Onyme", 0)
+    assert [p.id for p in store.list_people()] == [sub.person_id]
+
+
+def test_per_user_queries_exist_only_on_a_user_bound_handle(config):
+    from reader.store import UserStore
+
+    shared = Store.open(config.db_path)
+    try:
+        # What belongs to a user cannot be asked of the shared store at all.
+        for name in ("list_subscriptions", "list_timeline", "get_entry", "get_entry_content", "list_people", "search"):
+            assert not hasattr(shared, name) and hasattr(UserStore, name)
+        assert shared.for_user(1).user_id == 1
+        with pytest.raises(TypeError):
+            shared.for_user(None)  # type: ignore[arg-type]
+    finally:
+        shared.close()
+
+
+def test_every_public_store_method_turns_database_errors_into_storage_errors():
+    from reader.store import UserStore
+
+    public = [name for name in dir(UserStore) if not name.startswith("_") and callable(getattr(UserStore, name))]
+    assert len(public) > 30
+    unwrapped = [name for name in public if not getattr(getattr(UserStore, name), "wraps_storage_errors", False)]
+    assert unwrapped == []
+
+
+def test_a_user_cannot_reach_another_users_entries_by_id(store, config, fetch):
+    from fakes import rss
+
+    from reader.errors import EntryNotFoundError, NotFoundError
+    from reader.update import update_feeds
+
+    store.add_feed("https://a.example/feed")
+    fetch.responses["https://a.example/feed"] = rss(("g1", "Le café de l’été"))
+    list(update_feeds(store, config, fetch=fetch, now=lambda: NOW))
+    [entry] = store.list_entries()
+    bea = store.for_user(store.add_user("bea").id)
+
+    for call in (bea.get_entry, bea.get_entry_content, bea.get_timeline_item, bea.mark_read, bea.set_saved):
+        with pytest.raises(EntryNotFoundError) as raised:
+            call(entry.id)
+        assert isinstance(raised.value, NotFoundError)
+    with pytest.raises(EntryNotFoundError):
+        bea.cache_entry_html(entry.id, "<p>x</p>")
+    assert bea.list_timeline() == [] and bea.search("café") == []
+    assert store.get_entry(entry.id).title == "Le café de l’été"
+    assert [i.entry.id for i in store.search("cafe")] == [entry.id]  # diacritics folded
+
+
+def test_rows_become_models_by_field_type(store):
+    sub = store.add_feed("https://a.example/feed", title="Zoé & « Lou »", group_path=("Amis", "Poètes"))
+    assert sub.title == "Zoé & « Lou »" and sub.group_path == ("Amis", "Poètes")
+    assert sub.feed.created_at.tzinfo is not None and sub.feed.last_fetched_at is None
+    [group, subgroup] = store.list_groups()
+    assert (group.path, subgroup.path, subgroup.feed_count) == (("Amis",), ("Amis", "Poètes"), 1)

@@ -8,8 +8,9 @@ import pytest
 from fakes import rss
 
 from reader.models import FeedSource
-from reader.store import Store
+from reader.store import LOCAL_USER, Store
 from reader.update import update_feeds
+from reader.web.pages import format_cursor
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
@@ -30,7 +31,7 @@ HOSTILE_FEED = """<feed xmlns="http://www.w3.org/2005/Atom"><title>Evil</title><
 @pytest.fixture
 def filled(config, fetch):
     """A database with three people's feeds, fetched through the real pipeline."""
-    store = Store.open(config.db_path)
+    store = Store.open(config.db_path).for_user(LOCAL_USER)
     store.add_feeds(
         [
             FeedSource(ADA, "Ada", group_path=("Friends", "Poets")),
@@ -155,7 +156,7 @@ def test_unread_filter_and_caught_up_state(client, filled):
 
 def test_mark_read_up_to_a_point_leaves_newer_posts_unread(client, filled):
     items = filled.list_timeline(limit=10)
-    client.post("/mark-read", data={"up_to": items[5].cursor})
+    client.post("/mark-read", data={"up_to": format_cursor(items[5].position)})
     assert [i.is_read for i in filled.list_timeline(limit=10)] == [False] * 5 + [True] * 5
 
 

@@ -1,7 +1,8 @@
-"""The Flask application: factory, per-request store, errors, headers and template filters.
+"""The Flask application: factory, error mapping, security headers and template filters.
 
-Views live in ``views.py``; this module is what they share. HTTP status codes
-are decided here only, from the domain errors (which carry none).
+One blueprint a module (``timeline``, ``people``, ``subscriptions``); what
+they share is in ``pages``. HTTP status codes are decided here only, from the
+domain errors, which carry none.
 """
 
 from __future__ import annotations
@@ -11,30 +12,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, render_template, request
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
-from .config import DEV_SECRET_KEY, Config, load_config
-from .errors import (
-    EntryNotFoundError,
-    FeedExistsError,
-    FeedNotFoundError,
-    GroupNotFoundError,
-    InvalidFeedURLError,
-    OPMLError,
-    PersonNotFoundError,
-    ReaderError,
-    StorageError,
-)
-from .models import MATCH_END, MATCH_START
-from .sanitize import clean_html
-from .store import Store
-from .store_reading import InvalidCursorError
+from ..config import DEV_SECRET_KEY, Config, load_config
+from ..errors import FeedExistsError, InvalidFeedURLError, InvalidInputError, NotFoundError, OPMLError, StorageError
+from ..models import MATCH_END, MATCH_START
+from ..store import Store
+from . import people, subscriptions, timeline
+from .pages import close_store, format_cursor
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 # Feed content may show images and media from anywhere, never run code or be framed.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -56,11 +47,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or load_config()
-    app = Flask(
-        __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
-    )
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config["READER"] = config
     app.config["SECRET_KEY"] = config.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 6 * 2**20  # OPML uploads; opml.py caps the file at 5 MB
@@ -68,54 +55,15 @@ def create_app(config: Config | None = None) -> Flask:
     if config.secret_key == DEV_SECRET_KEY:
         log.warning("READER_SECRET_KEY is not set: using the development key")
 
-    app.teardown_appcontext(_close_store)
+    app.teardown_appcontext(close_store)
     app.before_request(_refuse_cross_site_posts)
     app.after_request(_security_headers)
     _register_errors(app)
     _register_filters(app)
-
-    from . import views  # here, not at the top: views imports this module
-
-    app.register_blueprint(views.entries)
-    app.register_blueprint(views.feeds)
+    app.register_blueprint(timeline.blueprint)
+    app.register_blueprint(people.blueprint)
+    app.register_blueprint(subscriptions.blueprint)
     return app
-
-
-def get_config() -> Config:
-    return current_app.config["READER"]
-
-
-def get_store() -> Store:
-    """One store (one SQLite connection) per request."""
-    if "store" not in g:
-        g.store = Store.open(get_config().db_path, migrate=False)
-    return g.store
-
-
-def _close_store(exc: BaseException | None) -> None:
-    store = g.pop("store", None)
-    if store is not None:
-        store.close()
-
-
-def entry_html(store: Store, entry_id: int) -> str:
-    """An entry's content, sanitized: computed at first view, then cached (docs/design.md)."""
-    content = store.get_entry_content(entry_id)
-    if content.content_html is not None:
-        return content.content_html
-    html = clean_html(content.content or content.summary, content.base_url)
-    store.set_entry_html(entry_id, html)
-    return html
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Where to go after a POST: only a path on this site, never another host."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
 
 
 def _refuse_cross_site_posts():
@@ -146,17 +94,15 @@ def _register_errors(app: Flask) -> None:
     def page(status: int, message: str):
         return render_template("error.html", status=status, message=message), status
 
-    @app.errorhandler(FeedNotFoundError)
-    @app.errorhandler(EntryNotFoundError)
-    @app.errorhandler(PersonNotFoundError)
-    @app.errorhandler(GroupNotFoundError)
-    def not_found(exc: ReaderError):
+    @app.errorhandler(NotFoundError)
+    def not_found(exc: NotFoundError):
+        # The same words whether it never existed or belongs to someone else.
         return page(404, "not found")
 
     @app.errorhandler(InvalidFeedURLError)
     @app.errorhandler(OPMLError)
-    @app.errorhandler(InvalidCursorError)
-    def bad_request(exc: ReaderError):
+    @app.errorhandler(InvalidInputError)
+    def bad_request(exc: Exception):
         return page(400, str(exc))
 
     @app.errorhandler(FeedExistsError)
@@ -183,6 +129,7 @@ def _register_filters(app: Flask) -> None:
     app.add_template_filter(absolute_time)
     app.add_template_filter(hostname)
     app.add_template_filter(highlight)
+    app.add_template_filter(lambda item: format_cursor(item.position), "cursor")
 
 
 def timeago(moment: datetime | None, now: datetime | None = None) -> str:

@@ -1,0 +1,76 @@
+"""The database. sqlite-utils is used in this package and in ``migrations`` only.
+
+``Store`` is what all users share: feeds, their fetch state, the entries a
+fetch brings, the accounts. What belongs to one user — subscriptions, people,
+groups, read state, search over what they follow — is reached only through
+``store.for_user(user_id)``, a handle bound to that user: a per-user query
+cannot be written without saying whose it is.
+
+One module per aggregate (``feeds``, ``subscriptions``, ``entries``,
+``search``, ``people``, ``groups``, ``users``); ``rows`` holds what they share.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from ..migrations import migrations
+from .entries import EntriesMixin
+from .feeds import FeedsMixin, SaveReport
+from .rows import wrap_errors
+from .search import SearchMixin, fts_query
+from .subscriptions import ImportReport, SubscriptionsMixin
+from .users import LOCAL_USER, UserNotFoundError, UsersMixin
+
+__all__ = ["LOCAL_USER", "ImportReport", "SaveReport", "Store", "UserNotFoundError", "UserStore", "fts_query"]
+
+BUSY_TIMEOUT_MS = 5_000
+
+
+class Store(FeedsMixin, UsersMixin):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    @wrap_errors
+    def open(cls, path: str | Path, *, migrate: bool = True) -> Store:
+        """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+
+        ``migrate=False`` skips the schema check, for callers that open a
+        connection per request after migrating once (the web app).
+        """
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        db = Database(conn)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA foreign_keys = ON")
+        if str(path) != ":memory:":
+            db.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable across application crashes in WAL mode; only a power
+        # cut may lose the last commits, never corrupt the file.
+        db.execute("PRAGMA synchronous = NORMAL")
+        if migrate:
+            migrations.apply(db)
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def for_user(self, user_id: int) -> UserStore:
+        """The same connection, bound to one user."""
+        return UserStore(self.db, user_id)
+
+
+class UserStore(SubscriptionsMixin, EntriesMixin, SearchMixin, Store):
+    """One user's view of the store: everything ``Store`` does, plus what is theirs."""
+
+    def __init__(self, db: Database, user_id: int) -> None:
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            raise TypeError(f"user_id must be an int, not {user_id!r}")
+        super().__init__(db)
+        self.user_id = user_id

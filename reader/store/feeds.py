@@ -1,0 +1,169 @@
+"""Feeds and their fetch state, shared by every user who follows them, and storing what a fetch brought.
+
+A feed followed by several users is fetched once; who follows it and as
+whose feed is in ``subscriptions.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..errors import FeedNotFoundError
+from ..models import Feed, FetchResult, ParsedFeed, PreparedFeed
+from .entries import insert_entry, update_entry
+from .rows import Base, from_row, iso, parse_dt
+
+
+@dataclass(frozen=True)
+class SaveReport:
+    new: int
+    updated: int
+
+
+class FeedsMixin(Base):
+    def get_feed(self, url: str) -> Feed:
+        row = self._one("SELECT * FROM feeds WHERE url = ?", [url])
+        if row is None:
+            raise FeedNotFoundError(url)
+        return from_row(Feed, row)
+
+    def list_feeds_to_fetch(self, now: datetime, *, due_only: bool = False) -> list[Feed]:
+        """Feeds someone follows that may be fetched now.
+
+        Never those a server told to wait (Retry-After, error backoff) or that are
+        gone (410). With ``due_only``, only those whose next fetch time has come.
+        """
+        sql = (
+            "SELECT * FROM feeds f WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = f.id)"
+            " AND f.status != 'gone' AND (f.wait_until IS NULL OR f.wait_until <= :now)"
+        )
+        if due_only:
+            sql += " AND (f.next_fetch_at IS NULL OR f.next_fetch_at <= :now)"
+        return [from_row(Feed, row) for row in self._all(sql + " ORDER BY f.id", {"now": iso(now)})]
+
+    def count_entries(self, feed_url: str | None = None) -> int:
+        """How many entries are stored, of one feed or of all (a figure for tests and benchmarks)."""
+        if feed_url is None:
+            return self._value("SELECT count(*) FROM entries")
+        return self._value(
+            "SELECT count(*) FROM entries WHERE feed_id = (SELECT id FROM feeds WHERE url = ?)", [feed_url]
+        )
+
+    def record_not_modified(
+        self, feed_id: int, fetched: FetchResult | None, now: datetime, next_fetch_at: datetime
+    ) -> None:
+        """A 304, or a body identical to the last one: only the fetch state changes."""
+        with self._transaction():
+            self.db.execute(
+                "UPDATE feeds SET status = 'ok', http_status = ?, etag = coalesce(?, etag),"
+                " last_modified = coalesce(?, last_modified), last_error = NULL, error_count = 0,"
+                " last_fetched_at = ?, last_success_at = ?, next_fetch_at = ?, wait_until = NULL WHERE id = ?",
+                [
+                    fetched.http_status if fetched else None,
+                    fetched.etag if fetched else None,
+                    fetched.last_modified if fetched else None,
+                    iso(now),
+                    iso(now),
+                    iso(next_fetch_at),
+                    feed_id,
+                ],
+            )
+
+    def record_error(
+        self,
+        feed_id: int,
+        error: str,
+        now: datetime,
+        *,
+        http_status: int | None,
+        next_fetch_at: datetime,
+        wait_until: datetime | None,
+        gone: bool = False,
+    ) -> None:
+        with self._transaction():
+            self.db.execute(
+                "UPDATE feeds SET status = ?, http_status = ?, last_error = ?, error_count = error_count + 1,"
+                " last_fetched_at = ?, next_fetch_at = ?, wait_until = ? WHERE id = ?",
+                ["gone" if gone else "error", http_status, error[:2000], iso(now), iso(next_fetch_at), iso(wait_until)]
+                + [feed_id],
+            )
+
+    def move_feed(self, feed_id: int, new_url: str) -> bool:
+        """Follow a permanent redirect. False if another feed already has that URL."""
+        with self._transaction():
+            if self._one("SELECT 1 FROM feeds WHERE url = ? AND id != ?", [new_url, feed_id]):
+                return False
+            self.db.execute("UPDATE feeds SET url = ? WHERE id = ?", [new_url, feed_id])
+        return True
+
+    def save_update(
+        self,
+        feed_id: int,
+        prepared: PreparedFeed,
+        fetched: FetchResult,
+        now: datetime,
+        next_fetch_at: datetime,
+        *,
+        body_hash: str,
+    ) -> SaveReport:
+        """Store a parsed feed and its fetch state in one transaction.
+
+        An entry is new if ``(feed_id, guid)`` is unknown, changed if its digest differs.
+        """
+        new = updated = 0
+        with self._transaction():
+            known = {
+                row["guid"]: row
+                for row in self._all("SELECT guid, id, hash, first_seen_at FROM entries WHERE feed_id = ?", [feed_id])
+            }
+            # Feeds list newest first; inserting oldest first makes ids (the
+            # timeline's tie-break) agree with the feed when dates are equal.
+            for entry, derived in zip(reversed(prepared.parsed.entries), reversed(prepared.derived), strict=True):
+                old = known.get(entry.guid)
+                if old is None:
+                    insert_entry(self.db, feed_id, entry, derived, now)
+                    new += 1
+                elif old["hash"] != derived.digest:
+                    update_entry(self.db, old["id"], entry, derived, parse_dt(old["first_seen_at"]), now)
+                    updated += 1
+            self._save_feed_state(feed_id, prepared.parsed, fetched, now, next_fetch_at, body_hash)
+        return SaveReport(new, updated)
+
+    def _save_feed_state(
+        self,
+        feed_id: int,
+        parsed: ParsedFeed,
+        fetched: FetchResult,
+        now: datetime,
+        next_fetch_at: datetime,
+        body_hash: str,
+    ) -> None:
+        self.db.execute(
+            "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), author_name = ?,"
+            " etag = ?, last_modified = ?, body_hash = ?, status = 'ok', http_status = ?, last_error = NULL,"
+            " error_count = 0, last_fetched_at = ?, last_success_at = ?, next_fetch_at = ?, wait_until = NULL"
+            " WHERE id = ?",
+            [
+                parsed.title,
+                parsed.site_url,
+                parsed.author_name,
+                fetched.etag,
+                fetched.last_modified,
+                body_hash,
+                fetched.http_status,
+                iso(now),
+                iso(now),
+                iso(next_fetch_at),
+                feed_id,
+            ],
+        )
+        # People we named from a URL or an OPML title take the feed's own name
+        # once we have it: its author if it says, else its title.
+        name = parsed.author_name or parsed.title
+        if name:
+            self.db.execute(
+                "UPDATE people SET name = ?, is_auto_named = 0 WHERE is_auto_named = 1"
+                " AND id IN (SELECT person_id FROM subscriptions WHERE feed_id = ?)",
+                [name, feed_id],
+            )

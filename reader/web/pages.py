@@ -1,0 +1,125 @@
+"""What the views share: the configuration and the user's store for this request, timeline pages,
+cursors, the sanitized content of an entry, and where to go after a POST.
+
+HTTP parameters are read here and in the views, never in the store: the
+store takes a ``Position``, the web reads and writes it as a cursor string.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, g, redirect, render_template, request
+
+from ..config import Config
+from ..errors import InvalidInputError
+from ..models import Group, Person, Position
+from ..sanitize import clean_html
+from ..store import LOCAL_USER, Store, UserStore
+
+PAGE_SIZE = 50
+SIDEBAR_PEOPLE = 60  # beyond that the sidebar links to the list of everyone
+
+
+def get_config() -> Config:
+    return current_app.config["READER"]
+
+
+def current_user_id() -> int:
+    """Whose request this is. Without accounts, the local user's."""
+    return LOCAL_USER
+
+
+def get_store() -> UserStore:
+    """The current user's store, one SQLite connection per request."""
+    if "store" not in g:
+        g.store = Store.open(get_config().db_path, migrate=False).for_user(current_user_id())
+    return g.store
+
+
+def close_store(exc: BaseException | None) -> None:
+    store = g.pop("store", None)
+    if store is not None:
+        store.close()
+
+
+def parse_cursor(value: str | None) -> Position | None:
+    """``"<sort_at>~<id>"`` (``format_cursor``) → a timeline position; None for none."""
+    if not value:
+        return None
+    try:
+        when, entry_id = value.rsplit("~", 1)
+        moment = datetime.fromisoformat(when)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return Position(moment, int(entry_id))
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError("not a timeline position") from exc
+
+
+def format_cursor(position: Position) -> str:
+    return f"{position.sort_at.isoformat()}~{position.id}"
+
+
+def entry_html(store: UserStore, entry_id: int) -> str:
+    """An entry's content, sanitized: computed at first view, then cached (docs/design.md)."""
+    content = store.get_entry_content(entry_id)
+    if content.content_html is not None:
+        return content.content_html
+    html = clean_html(content.content or content.summary, content.base_url)
+    store.cache_entry_html(entry_id, html)
+    return html
+
+
+def render_timeline(title: str, *, person: Person | None = None, group: Group | None = None, saved_only=False):
+    """A page of a timeline (everyone's, a person's, a group's, or the saved posts), newest first."""
+    store = get_store()
+    unread_only = request.args.get("unread") == "1"
+    before = parse_cursor(request.args.get("before"))
+    items = store.list_timeline(
+        person_id=person.id if person else None,
+        group_id=group.id if group else None,
+        before=before,
+        limit=PAGE_SIZE + 1,
+        unread_only=unread_only,
+        saved_only=saved_only,
+    )
+    has_more = len(items) > PAGE_SIZE
+    items = items[:PAGE_SIZE]
+    return render_template(
+        "entries.html",
+        title=title,
+        items=items,
+        person=person,
+        group=group,
+        saved_only=saved_only,
+        unread_only=unread_only,
+        is_first_page=before is None,
+        older_cursor=format_cursor(items[-1].position) if has_more else None,
+        people=store.list_people(),
+        groups=store.list_groups(),
+        sidebar_people=SIDEBAR_PEOPLE,
+    )
+
+
+def done(default: str) -> Response:
+    """After a POST: 204 for the page's script, else back where the user was."""
+    if request.headers.get("X-Requested-With") == "causerie":
+        return Response(status=204)
+    return redirect(safe_next(request.form.get("next"), default), code=303)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Where to go after a POST: only a path on this site, never another host."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def group_path(text: str | None) -> tuple[str, ...]:
+    """A group typed as "Friends/Poets"."""
+    return tuple(part.strip()[:200] for part in (text or "").split("/") if part.strip())

@@ -1,0 +1,115 @@
+"""Subscriptions: follow a feed, import and export OPML, each feed's health, refresh, rename, move, unfollow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from ..errors import FeedExistsError, FetchError, InvalidFeedURLError, OPMLError
+from ..opml import read_opml, write_opml
+from ..subscribe import fetch_new_subscription, subscribe
+from ..update import update_feeds
+from .pages import done, get_config, get_store, group_path
+
+blueprint = Blueprint("subscriptions", __name__, url_prefix="/subscriptions")
+
+
+@blueprint.get("/")
+def index():
+    store = get_store()
+    now = datetime.now(UTC)
+    return render_template(
+        "feeds.html",
+        subscriptions=sorted(store.list_subscriptions(), key=lambda s: (s.group_path, s.person_name.lower())),
+        per_week=store.posts_per_week(now),
+        groups=store.list_groups(),
+        now=now,
+    )
+
+
+@blueprint.post("/add")
+def add():
+    url = request.form.get("url", "").strip()
+    try:
+        sub, found = subscribe(get_store(), get_config(), url, group_path=group_path(request.form.get("group")))
+    except (InvalidFeedURLError, FetchError, FeedExistsError) as exc:
+        flash(f"Could not subscribe: {exc}", "error")
+        return redirect(url_for("subscriptions.index"), code=303)
+    result = fetch_new_subscription(get_store(), get_config(), sub, found)
+    if result.error:
+        flash(f"Subscribed to {found.url} ({found.how}), but its first fetch failed: {result.error}", "error")
+    else:
+        new = result.new
+        flash(f"Subscribed to {found.url} ({found.how}); {new} {'entry' if new == 1 else 'entries'} fetched.")
+    return redirect(url_for("subscriptions.index"), code=303)
+
+
+@blueprint.post("/import")
+def import_opml():
+    upload = request.files.get("opml")
+    if upload is None or not upload.filename:
+        flash("Choose an OPML file to import.", "error")
+        return redirect(url_for("subscriptions.index"), code=303)
+    try:
+        document = read_opml(upload.read())
+    except OPMLError as exc:
+        flash(f"Nothing imported: {exc}", "error")
+        return redirect(url_for("subscriptions.index"), code=303)
+    report = get_store().add_feeds(document.sources)
+    message = f"Imported {report.added} feeds ({report.existing} already followed)."
+    if document.skipped:
+        message += f" Skipped {len(document.skipped)}: " + "; ".join(document.skipped[:5])
+    flash(message)
+    return redirect(url_for("subscriptions.index"), code=303)
+
+
+@blueprint.get("/export.opml")
+def export():
+    body = write_opml(get_store().list_subscriptions())
+    return Response(
+        body,
+        mimetype="text/x-opml",
+        headers={"Content-Disposition": 'attachment; filename="causerie-subscriptions.opml"'},
+    )
+
+
+@blueprint.post("/<int:feed_id>/refresh")
+def refresh(feed_id: int):
+    store = get_store()
+    sub = store.get_subscription_by_feed_id(feed_id)
+    [result] = list(update_feeds(store, get_config(), [sub.feed]))
+    if result.error:
+        flash(f"{sub.display_title}: {result.error}", "error")
+    else:
+        flash(f"{sub.display_title}: {result.new} new, {result.updated} updated.")
+    return done(url_for("subscriptions.index"))
+
+
+@blueprint.post("/<int:feed_id>/rename")
+def rename(feed_id: int):
+    store = get_store()
+    sub = store.get_subscription_by_feed_id(feed_id)
+    title = request.form.get("title", "").strip()[:500]
+    person_name = request.form.get("person", "").strip()[:500]
+    store.rename_subscription(feed_id, title or None)
+    if person_name:
+        store.rename_person(sub.person_id, person_name)
+    flash("Saved.")
+    return done(url_for("subscriptions.index"))
+
+
+@blueprint.post("/<int:feed_id>/move")
+def move(feed_id: int):
+    get_store().move_subscription(feed_id, group_path(request.form.get("group")))
+    flash("Moved.")
+    return done(url_for("subscriptions.index"))
+
+
+@blueprint.post("/<int:feed_id>/remove")
+def remove(feed_id: int):
+    store = get_store()
+    sub = store.get_subscription_by_feed_id(feed_id)
+    store.remove_feed(sub.feed.url)
+    flash(f"Unsubscribed from {sub.display_title}.")
+    return done(url_for("subscriptions.index"))
