@@ -58,6 +58,7 @@ SETTINGS = (
     Setting("READER_FETCH_WORKERS", "fetch_workers", 32, _positive_int, "fetches in flight at once"),
     Setting("READER_FETCH_PER_HOST", "fetch_per_host", 8, _positive_int, "fetches in flight to one host"),
     Setting("READER_PARSE_WORKERS", "parse_workers", 0, _non_negative_int, "parser processes (0: in-process)"),
+    Setting("READER_PARSE_TIME_BUDGET", "parse_time_budget", 10.0, _positive_float, "seconds to parse one document"),
     Setting("READER_SECRET_KEY", "secret_key", DEV_SECRET_KEY, str, "signs the web app's sessions"),
 )
 
@@ -73,6 +74,7 @@ class Config:
     fetch_workers: int = 32
     fetch_per_host: int = 8
     parse_workers: int = 0
+    parse_time_budget: float = 10.0
     secret_key: str = DEV_SECRET_KEY
 
 

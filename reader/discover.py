@@ -337,3 +337,27 @@ def _directory_of(path: str) -> str:
         return path or "/"
     head, _, last = path.rpartition("/")
     return f"{head}/" if "." in last else f"{path}/"
+
+
+# ---------------------------------------------------------------- prepare steps for the pipeline
+
+
+@dataclass(frozen=True)
+class PageSummary:
+    """What discovery needs of a fetched page: is it a feed itself, and which feeds does it announce."""
+
+    is_feed: bool
+    feed_links: tuple[FeedLink, ...] = ()
+
+
+def read_page(content: bytes, url: str, headers: dict[str, str]) -> PageSummary:
+    """A pipeline prepare step (update.run): runs under the time budget, maybe in a parser process."""
+    content_type = headers.get("content-type")
+    if looks_like_feed(content, content_type):
+        return PageSummary(True)
+    return PageSummary(False, tuple(find_feed_links(content, url, content_type)))
+
+
+def sniff_feed(content: bytes, url: str, headers: dict[str, str]) -> bool:
+    """A pipeline prepare step: whether a candidate URL answered with a feed."""
+    return looks_like_feed(content, headers.get("content-type"))

@@ -14,16 +14,13 @@ import hashlib
 import html
 import logging
 import re
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from xml.sax.expatreader import ExpatParser
 
 import feedparser
 import feedparser.api
 
+from .budget import TIME_BUDGET, time_budget
 from .errors import ParseError
 from .jsonfeed import looks_like_json_feed, parse_json_feed
 from .models import Enclosure, ParsedEntry, ParsedFeed
@@ -37,7 +34,6 @@ MAX_TITLE = 1_000
 MAX_NAME = 500
 MAX_HTML = 1_000_000  # characters of summary or content
 MAX_ENCLOSURES = 20
-PARSE_TIME_BUDGET = 10.0  # seconds; a feed that needs more is that feed's error
 
 # feedparser flags these but the document is still usable (reader's policy).
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
@@ -79,10 +75,10 @@ def parse_feed(
     url: str,
     headers: dict[str, str] | None = None,
     *,
-    time_budget: float = PARSE_TIME_BUDGET,
+    budget: float = TIME_BUDGET,
 ) -> ParsedFeed:
     """Parse a feed document (RSS, Atom or JSON Feed) fetched from ``url``."""
-    with _time_budget(time_budget, url):
+    with time_budget(budget, url):
         if looks_like_json_feed(content):
             parsed = parse_json_feed(content, url)
         else:
@@ -376,36 +372,3 @@ def repair_text(value: str | None) -> str | None:
 
 def _cap(value: str | None, limit: int) -> str | None:
     return value[:limit] if value is not None and len(value) > limit else value
-
-
-class _OutOfTime(BaseException):
-    """Raised by the alarm. A BaseException because feedparser catches Exception
-    from its strict parser and carries on with its lenient one, which would
-    swallow the interruption and let the parse run on past its budget."""
-
-
-@contextmanager
-def _time_budget(seconds: float, url: str) -> Iterator[None]:
-    """Interrupt a parse that runs past its budget.
-
-    feedparser is pure Python over expat, so a SIGALRM handler gets to run
-    between callbacks. Signals only reach the main thread; elsewhere (the web
-    app's worker threads) the budget is not enforced and the fetch caps on
-    size are the only bound.
-    """
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise _OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except _OutOfTime as exc:
-        raise ParseError(url, f"parsing took longer than {seconds:g} s") from exc
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

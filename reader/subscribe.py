@@ -8,22 +8,19 @@ paths blogs commonly use (``/feed``, ``/atom.xml`` …), tried one by one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from .config import Config
-from .discover import candidate_urls, find_feed_links, looks_like_feed
+from .discover import PageSummary, candidate_urls, read_page, sniff_feed
 from .errors import FetchError, InvalidFeedURLError
-from .fetch import FetchRequest, FetchSettings, fetch_all, fetch_feed
+from .fetch import fetch_all
 from .models import FetchResult, Subscription, UpdateResult
 from .store import Store, UserStore
-from .update import FetchAll, fetch_settings, update_feeds
+from .update import FetchAll, collect, update_feeds
 from .urls import http_url
 
 log = logging.getLogger(__name__)
-
-FetchOne = Callable[..., FetchResult]
 
 
 @dataclass(frozen=True)
@@ -48,27 +45,29 @@ def normalize_input_url(text: str) -> str:
     return url
 
 
-def discover_feed(
-    url: str, config: Config, *, fetch: FetchOne = fetch_feed, fetch_many: FetchAll = fetch_all
-) -> Discovery:
+def discover_feed(url: str, config: Config, *, fetch: FetchAll = fetch_all) -> Discovery:
     """Find the feed behind ``url``. Raises ``FetchError`` if nothing is found.
 
-    Announced links are checked before one is chosen (a ``rel="feed"`` may
-    point at an HTML page); common paths are tried all at once, and the first
-    in order of likelihood that serves a feed wins.
+    Every fetch goes through the pipeline (``update.collect``), so pages are
+    read with the fetcher's caps and under the parse time budget. Announced
+    links are checked before one is chosen (a ``rel="feed"`` may point at an
+    HTML page); common paths are tried all at once, and the first in order of
+    likelihood that serves a feed wins.
     """
-    settings = fetch_settings(config)
-    page = fetch(url, settings=settings)
-    if looks_like_feed(page.content, page.headers.get("content-type")):
-        return Discovery(page.permanent_url or url, "the URL is a feed", fetched=page)
-    links = [link.url for link in find_feed_links(page.content, page.final_url, page.headers.get("content-type"))]
-    feeds = _serving_feeds(links[:MAX_ANNOUNCED], settings, fetch_many)
+    [page] = collect([url], read_page, config, fetch=fetch)
+    if page.error is not None:
+        raise page.error
+    response, summary = page.response, page.prepared or PageSummary(False)
+    if summary.is_feed:
+        return Discovery(response.permanent_url or url, "the URL is a feed", fetched=response)
+    links = [link.url for link in summary.feed_links]
+    feeds = _serving_feeds(links[:MAX_ANNOUNCED], config, fetch)
     if feeds:
         return Discovery(feeds[0][0], "announced by the page", tuple(u for u, _ in feeds[1:]), feeds[0][1])
-    feeds = _serving_feeds(candidate_urls(page.final_url), settings, fetch_many)
+    feeds = _serving_feeds(candidate_urls(response.final_url), config, fetch)
     if feeds:
-        chosen, response = feeds[0]
-        return Discovery(chosen, f"found at the common path {urlsplit(chosen).path}", fetched=response)
+        chosen, found = feeds[0]
+        return Discovery(chosen, f"found at the common path {urlsplit(chosen).path}", fetched=found)
     if links:
         raise FetchError(url, "no feed found: the feeds the page announces do not answer with a feed")
     raise FetchError(url, "no feed found: the page announces none and no common feed path answered")
@@ -77,16 +76,16 @@ def discover_feed(
 MAX_ANNOUNCED = 10
 
 
-def _serving_feeds(urls: list[str], settings: FetchSettings, fetch_many: FetchAll) -> list[tuple[str, FetchResult]]:
+def _serving_feeds(urls: list[str], config: Config, fetch: FetchAll) -> list[tuple[str, FetchResult]]:
     """The URLs (in the given order) that answer with a feed, with their response.
 
     Where a feed moved for good, its new URL.
     """
-    found: dict[str, tuple[str, FetchResult]] = {}
-    for request, outcome in fetch_many([FetchRequest(u) for u in dict.fromkeys(urls)], settings):
-        if isinstance(outcome, FetchResult) and looks_like_feed(outcome.content, outcome.headers.get("content-type")):
-            found[request.url] = (outcome.permanent_url or request.url, outcome)
-    return [found[u] for u in urls if u in found]
+    return [
+        (done.response.permanent_url or done.job.url, done.response)
+        for done in collect(urls, sniff_feed, config, fetch=fetch)
+        if done.error is None and done.prepared
+    ]
 
 
 def subscribe(
@@ -96,12 +95,11 @@ def subscribe(
     *,
     group_path: tuple[str, ...] = (),
     title: str | None = None,
-    fetch: FetchOne = fetch_feed,
-    fetch_many: FetchAll = fetch_all,
+    fetch: FetchAll = fetch_all,
 ) -> tuple[Subscription, Discovery]:
     """Discover the feed behind ``text`` and subscribe to it."""
     url = normalize_input_url(text)
-    found = discover_feed(url, config, fetch=fetch, fetch_many=fetch_many)
+    found = discover_feed(url, config, fetch=fetch)
     site_url = None if found.how == "the URL is a feed" else url
     sub = store.add_feed(found.url, title=title, site_url=site_url, group_path=group_path)
     log.info("subscribed feed=%s how=%s", found.url, found.how)

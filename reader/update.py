@@ -1,8 +1,11 @@
-"""The one place that knows the order: fetch → parse → store.
+"""The one place that knows the order: fetch → prepare (parse) → finish (store).
 
-Per feed, an expected failure (``ReaderError``) becomes data — recorded on the
-feed, logged once, returned as an ``UpdateResult`` — and the next feed goes on.
-Anything else is a bug and propagates.
+``run`` is the pipeline every fetch goes through; a sink says how a document is
+prepared and where the result goes. Feeds are one sink (``FeedSink``); pages
+read for discovery are collected (``collect``). Per job, an expected failure
+(``ReaderError``) becomes data — for a feed, recorded on it, logged once and
+returned as an ``UpdateResult`` — and the next job goes on. Anything else is a
+bug and propagates.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Generic, Protocol, TypeVar
 
+from .budget import TIME_BUDGET, time_budget
 from .config import Config
 from .errors import FetchError, ParseError, ReaderError
 from .fetch import FetchRequest, FetchSettings, fetch_all
@@ -31,6 +36,8 @@ BACKOFF_BASE = timedelta(minutes=15)
 BACKOFF_MAX = timedelta(hours=24)  # errors slow polling down, but never stop it
 
 FetchAll = Callable[[Iterable[FetchRequest], FetchSettings], Iterator[tuple[FetchRequest, object]]]
+J = TypeVar("J")
+R = TypeVar("R")
 
 
 def utc_now() -> datetime:
@@ -63,6 +70,148 @@ def select_feeds(
     return [store.get_feed(url) for url in dict.fromkeys(urls)]
 
 
+# -- the pipeline ----------------------------------------------------------------
+
+
+class Fetchable(Protocol):
+    """What the pipeline needs of a job: where to fetch, and what it knew last time."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+
+
+@dataclass(frozen=True)
+class FetchJob:
+    """A fetch with nothing known before: a page to discover from, a URL to try."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Done(Generic[J]):
+    """What came of one job, handed to its sink: an error, or a response and what ``prepare`` made of it.
+
+    ``prepared`` is None when there was nothing to prepare: a 304, or a body
+    identical to the one the job knew (``body_hash``).
+    """
+
+    job: J
+    response: FetchResult | None = None
+    error: ReaderError | None = None
+    prepared: object = None
+    body_hash: str | None = None
+
+
+class Sink(Protocol[J, R]):
+    """Where results go. ``prepare(content, url, headers)`` must be a module-level function:
+    it runs in a parser process when there are any, always under the time budget."""
+
+    prepare: Callable[[bytes, str, dict[str, str]], object]
+
+    def finish(self, done: Done[J], now: datetime) -> R: ...
+
+
+def run(
+    jobs: Iterable[J],
+    sink: Sink[J, R],
+    config: Config,
+    *,
+    fetch: FetchAll = fetch_all,
+    now: Callable[[], datetime] = utc_now,
+) -> Iterator[R]:
+    """Fetch every job, prepare what came back, and give each to ``sink.finish``; yield its results.
+
+    Every fetch Causerie makes goes through here — feeds, comment feeds, pages
+    read for discovery — so each has the fetcher's caps and politeness, and each
+    document the parse time budget. Three stages overlap: the fetcher downloads
+    in a background thread, parser processes (``config.parse_workers``) prepare,
+    and this thread finishes results in the order their preparation ends.
+    """
+    jobs = list(jobs)
+    requests = [FetchRequest(job.url, job.etag, job.last_modified) for job in jobs]
+    job_of = {id(request): job for request, job in zip(requests, jobs, strict=True)}
+    with ParsePool(config.parse_workers, config.parse_time_budget) as pool:
+        pending: deque[_Pending] = deque()
+        for request, outcome in fetch(requests, fetch_settings(config)):
+            pending.append(_begin(job_of[id(request)], outcome, pool, sink.prepare))
+            # Keep a few preparations in flight, and finish each as soon as it is ready.
+            while pending and (len(pending) > _PARSES_IN_FLIGHT or pending[0].is_ready()):
+                yield sink.finish(pending.popleft().done(), now())
+        while pending:
+            yield sink.finish(pending.popleft().done(), now())
+
+
+_PARSES_IN_FLIGHT = 8
+
+
+@dataclass
+class _Pending:
+    job: Fetchable
+    outcome: FetchResult | ReaderError
+    body_hash: str | None = None
+    preparing: Future | None = None
+
+    def is_ready(self) -> bool:
+        return self.preparing is None or self.preparing.done()
+
+    def done(self) -> Done:
+        if isinstance(self.outcome, ReaderError):
+            return Done(self.job, error=self.outcome)
+        if self.preparing is None:
+            return Done(self.job, self.outcome, body_hash=self.body_hash)
+        try:
+            prepared = self.preparing.result()
+        except ReaderError as exc:
+            return Done(self.job, self.outcome, error=exc, body_hash=self.body_hash)
+        except BrokenProcessPool as exc:
+            # The worker died under this document (memory, a crash in C code):
+            # that job's error; the pool is replaced for the others.
+            error = ParseError(self.job.url, "the parser process died")
+            error.__cause__ = exc
+            return Done(self.job, self.outcome, error=error, body_hash=self.body_hash)
+        return Done(self.job, self.outcome, prepared=prepared, body_hash=self.body_hash)
+
+
+def _begin(job: Fetchable, outcome: object, pool: ParsePool, prepare: Callable) -> _Pending:
+    if isinstance(outcome, ReaderError) or outcome.status == "not_modified":
+        return _Pending(job, outcome)
+    body_hash = hashlib.sha256(outcome.content).hexdigest()
+    if body_hash == job.body_hash:  # no validators, or they changed while the body did not
+        return _Pending(job, outcome, body_hash)
+    return _Pending(job, outcome, body_hash, pool.submit(prepare, outcome.content, outcome.final_url, outcome.headers))
+
+
+def _prepare(function: Callable, budget: float, content: bytes, url: str, headers: dict[str, str]) -> object:
+    """Run in a parser process, or in this process's main thread: where the budget holds."""
+    with time_budget(budget, url):
+        return function(content, url, headers)
+
+
+def collect(urls: Iterable[str], prepare: Callable, config: Config, *, fetch: FetchAll = fetch_all) -> list[Done]:
+    """Fetch and prepare each URL once, and hand back what came of each, in the order given."""
+    urls = list(dict.fromkeys(urls))
+    found = {
+        done.job.url: done for done in run([FetchJob(url) for url in urls], _Collector(prepare), config, fetch=fetch)
+    }
+    return [found[url] for url in urls]
+
+
+@dataclass(frozen=True)
+class _Collector:
+    prepare: Callable
+
+    def finish(self, done: Done, now: datetime) -> Done:
+        return done
+
+
+# -- feeds ----------------------------------------------------------------------
+
+
 def update_feeds(
     store: Store,
     config: Config,
@@ -71,92 +220,50 @@ def update_feeds(
     fetch: FetchAll = fetch_all,
     now: Callable[[], datetime] = utc_now,
 ) -> Iterator[UpdateResult]:
-    """Fetch and store ``feeds`` (default: ``select_feeds``), yielding one result per feed as each is done.
-
-    Three stages overlap: the fetcher downloads in a background thread, parser
-    processes parse, and this thread stores, in the order parses finish.
-    """
+    """Fetch and store ``feeds`` (default: ``select_feeds``), yielding one result per feed as each is done."""
     if feeds is None:
         feeds = select_feeds(store, now())
-    by_url = {feed.url: feed for feed in feeds}
-    requests = [FetchRequest(feed.url, feed.etag, feed.last_modified) for feed in feeds]
-    with ParsePool(config.parse_workers) as pool:
-        pending: deque[_Pending] = deque()
-        for request, outcome in fetch(requests, fetch_settings(config)):
-            pending.append(_begin(by_url[request.url], outcome, pool))
-            # Keep a few parses in flight, and store each as soon as it is ready.
-            while pending and (len(pending) > _PARSES_IN_FLIGHT or pending[0].is_ready()):
-                yield _finish(store, config, pending.popleft(), now())
-        while pending:
-            yield _finish(store, config, pending.popleft(), now())
+    return run(feeds, FeedSink(store, config), config, fetch=fetch, now=now)
 
 
-_PARSES_IN_FLIGHT = 8
+@dataclass(frozen=True)
+class FeedSink:
+    """Stores a feed's entries and fetch state; an error is recorded on the feed, which backs off."""
+
+    store: Store
+    config: Config
+
+    @property
+    def prepare(self) -> Callable:
+        return prepare_feed
+
+    def finish(self, done: Done[Feed], now: datetime) -> UpdateResult:
+        feed = done.job
+        next_fetch_at = now + timedelta(minutes=self.config.update_interval)
+        try:
+            if done.error is not None:
+                raise done.error
+            if done.prepared is None:
+                self.store.record_not_modified(feed.id, done.response, now, next_fetch_at)
+                status = "not_modified" if done.response.status == "not_modified" else "unchanged"
+                result = UpdateResult(feed.url, status)
+            else:
+                result = _store_parsed(self.store, feed, done, now, next_fetch_at)
+        except ReaderError as exc:
+            return _record_failure(self.store, feed, exc, now, next_fetch_at)
+        log.info("updated feed=%s status=%s new=%d updated=%d", feed.url, result.status, result.new, result.updated)
+        return result
 
 
-@dataclass
-class _Pending:
-    feed: Feed
-    outcome: FetchResult | ReaderError
-    body_hash: str | None = None
-    parsing: Future | None = None
-
-    def is_ready(self) -> bool:
-        return self.parsing is None or self.parsing.done()
-
-
-def _begin(feed: Feed, outcome: object, pool: ParsePool) -> _Pending:
-    if isinstance(outcome, ReaderError) or outcome.status == "not_modified":
-        return _Pending(feed, outcome)
-    body_hash = hashlib.sha256(outcome.content).hexdigest()
-    if body_hash == feed.body_hash:  # no validators, or they changed while the body did not
-        return _Pending(feed, outcome, body_hash)
-    return _Pending(feed, outcome, body_hash, pool.submit(outcome.content, outcome.final_url, outcome.headers))
-
-
-def _finish(store: Store, config: Config, item: _Pending, now: datetime) -> UpdateResult:
-    feed, outcome = item.feed, item.outcome
-    next_fetch_at = now + timedelta(minutes=config.update_interval)
-    try:
-        if isinstance(outcome, ReaderError):
-            raise outcome
-        if item.parsing is None:
-            store.record_not_modified(feed.id, outcome, now, next_fetch_at)
-            status = "not_modified" if outcome.status == "not_modified" else "unchanged"
-            result = UpdateResult(feed.url, status)
-        else:
-            result = _store_parsed(store, feed, outcome, _parsed(item), item.body_hash, now, next_fetch_at)
-    except ReaderError as exc:
-        return _record_failure(store, feed, exc, now, next_fetch_at)
-    log.info("updated feed=%s status=%s new=%d updated=%d", feed.url, result.status, result.new, result.updated)
-    return result
-
-
-def _parsed(item: _Pending) -> PreparedFeed:
-    try:
-        return item.parsing.result()
-    except BrokenProcessPool as exc:
-        # The worker died under this feed (memory, a crash in C code): that
-        # feed's error; the pool is replaced for the others.
-        raise ParseError(item.feed.url, "the parser process died") from exc
-
-
-def _store_parsed(
-    store: Store,
-    feed: Feed,
-    fetched: FetchResult,
-    prepared: PreparedFeed,
-    body_hash: str,
-    now: datetime,
-    next_fetch_at: datetime,
-) -> UpdateResult:
+def _store_parsed(store: Store, feed: Feed, done: Done[Feed], now: datetime, next_fetch_at: datetime) -> UpdateResult:
+    prepared, fetched = done.prepared, done.response
     for warning in prepared.parsed.warnings:
         log.warning("degraded feed=%s warning=%s", feed.url, warning)
     url = feed.url
     if fetched.permanent_url and store.move_feed(feed.id, fetched.permanent_url):
         log.info("moved feed=%s to=%s", feed.url, fetched.permanent_url)
         url = fetched.permanent_url
-    saved = store.save_update(feed.id, prepared, fetched, now, next_fetch_at, body_hash=body_hash)
+    saved = store.save_update(feed.id, prepared, fetched, now, next_fetch_at, body_hash=done.body_hash)
     return UpdateResult(url, "ok", new=saved.new, updated=saved.updated)
 
 
@@ -210,8 +317,9 @@ class ParsePool:
     this process directly would copy the fetcher's running thread.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, budget: float = TIME_BUDGET) -> None:
         self.workers = workers
+        self.budget = budget
         self.executor: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> ParsePool:
@@ -221,19 +329,20 @@ class ParsePool:
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
-    def submit(self, content: bytes, url: str, headers: dict[str, str]) -> Future:
+    def submit(self, function: Callable, content: bytes, url: str, headers: dict[str, str]) -> Future:
+        """Run ``function(content, url, headers)`` under the time budget, in a worker if there are any."""
         if self.workers == 0:
-            return _run_now(prepare_feed, content, url, headers)
+            return _run_now(_prepare, function, self.budget, content, url, headers)
         if self.executor is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["reader.update"])
             self.executor = ProcessPoolExecutor(self.workers, mp_context=context)
         try:
-            future = self.executor.submit(prepare_feed, content, url, headers)
+            future = self.executor.submit(_prepare, function, self.budget, content, url, headers)
         except BrokenProcessPool:
             # A worker died (killed, out of memory): start a fresh pool for the rest.
             self.executor = None
-            return self.submit(content, url, headers)
+            return self.submit(function, content, url, headers)
         future.add_done_callback(self._notice_broken)
         return future
 

@@ -49,14 +49,6 @@ class FakeFetch:
             etag=etag,
         )
 
-    def one(self, url: str, **kwargs) -> FetchResult:
-        """Shape of ``reader.fetch.fetch_feed``, for discovery."""
-        outcome = self._answer(FetchRequest(url))
-        self.calls.append(FetchRequest(url))
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
 
 def rss(*items: tuple[str, str], title: str = "A blog", author: str | None = None) -> str:
     """A small RSS 2.0 document; items are (guid, title) with a description derived from them."""

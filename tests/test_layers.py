@@ -24,6 +24,7 @@ RANKS = {
     "errors": 0,
     "urls": 0,
     "config": 1,
+    "budget": 1,
     "migrations": 1,
     "sanitize": 1,
     # pure readers of documents, one library behind each
@@ -44,7 +45,7 @@ RANKS = {
     "store": 14,
     # the pipeline, and what runs on it
     "update": 20,
-    "subscribe": 21,
+    "subscribe": 21,  # discovery runs on the pipeline
     # the web: shared helpers, one blueprint a module, then the factory
     "web.pages": 30,
     "web.timeline": 31,

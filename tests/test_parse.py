@@ -415,15 +415,15 @@ def big_feed(count: int = 3000) -> bytes:
 
 def test_parse_past_its_time_budget_is_a_parse_error():
     with pytest.raises(ParseError, match="longer than"):
-        parse_feed(big_feed(), URL, RSS_HEADERS, time_budget=0.05)
+        parse_feed(big_feed(), URL, RSS_HEADERS, budget=0.05)
 
 
 def test_time_budget_restores_the_alarm_handler_and_timer():
     before = signal.getsignal(signal.SIGALRM)
 
     with pytest.raises(ParseError):
-        parse_feed(big_feed(), URL, RSS_HEADERS, time_budget=0.05)
-    parse_feed(rss(""), URL, RSS_HEADERS, time_budget=5)
+        parse_feed(big_feed(), URL, RSS_HEADERS, budget=0.05)
+    parse_feed(rss(""), URL, RSS_HEADERS, budget=5)
 
     assert signal.getsignal(signal.SIGALRM) is before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -247,3 +247,64 @@ def test_parser_processes_give_the_same_results_and_errors(store, config, fetch)
     assert (results[URL].status, results[URL].new) == ("ok", 2)
     assert results[OTHER].status == "error" and "not a feed" in results[OTHER].error
     assert [e.title for e in store.list_entries()] == ["First", "Second"]
+
+
+# -- the pipeline that every fetch goes through ------------------------------------
+
+
+def test_collect_prepares_each_page_in_the_given_order_and_reports_errors(config, fetch):
+    from dataclasses import replace
+
+    import prepare_steps
+
+    from reader.update import collect
+
+    fetch.responses = {"https://a.example/": "l’été", "https://b.example/": "« oui »"}
+    done = collect(
+        ["https://b.example/", "https://missing.example/", "https://a.example/", "https://b.example/"],
+        prepare_steps.upper,
+        replace(config, parse_workers=0),
+        fetch=fetch,
+    )
+    assert [d.job.url for d in done] == ["https://b.example/", "https://missing.example/", "https://a.example/"]
+    assert [d.prepared for d in done] == ["« OUI »", None, "L’ÉTÉ"]
+    assert isinstance(done[1].error, FetchError) and done[1].error.status == 404
+    assert len(fetch.calls) == 3  # the repeated URL is fetched once
+
+
+def test_with_parser_processes_documents_are_prepared_outside_this_process(config, fetch):
+    import os
+    from dataclasses import replace
+
+    import prepare_steps
+
+    from reader.update import collect
+
+    fetch.responses = {"https://a.example/": "x"}
+    settings = replace(config, parse_workers=1)
+    [done] = collect(["https://a.example/"], prepare_steps.pid_of_preparer, settings, fetch=fetch)
+    assert done.error is None and done.prepared != os.getpid()
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "parser process"])
+def test_the_time_budget_stops_any_prepare_step_wherever_it_runs(config, fetch, workers):
+    """The web app parses in a parser process because a budget cannot stop a request thread."""
+    from dataclasses import replace
+
+    import prepare_steps
+
+    from reader.update import collect
+
+    fetch.responses = {"https://slow.example/": "x", "https://slower.example/": "y"}
+    settings = replace(config, parse_workers=workers, parse_time_budget=0.3)
+    urls = ["https://slow.example/", "https://slower.example/"]
+    done = collect(urls, prepare_steps.spin_forever, settings, fetch=fetch)
+    # Each stuck document is its own job's error, and the pipeline goes on to the next.
+    assert [type(d.error) for d in done] == [ParseError, ParseError]
+    assert all("longer than 0.3 s" in str(d.error) for d in done)
+
+
+def test_the_web_app_never_parses_in_its_request_threads(config):
+    from reader.web import create_app
+
+    assert create_app(config).config["READER"].parse_workers >= 1

@@ -8,6 +8,7 @@ domain errors, which carry none.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,6 +48,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or load_config()
+    # Documents fetched by a request (refresh now, a new subscription, discovery)
+    # are parsed in a parser process, never in the request thread: the parse time
+    # budget is a signal, and signals reach only a process's main thread.
+    config = replace(config, parse_workers=max(1, config.parse_workers))
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config["READER"] = config
     app.config["SECRET_KEY"] = config.secret_key
