@@ -145,3 +145,71 @@ def _execute_all(db: Database, script: str) -> None:
             statement = ""
     if statement.strip():
         raise ValueError(f"incomplete SQL statement in migration: {statement[:60]!r}")
+
+
+@migrations()
+def m002_people_channels_mutes_conversations(db: Database) -> None:
+    """People become the main object: what the user keeps about each, how to reach them, what they said."""
+    _execute_all(
+        db,
+        """
+        -- A person's own page and picture (shown only if the user opts in), the
+        -- user's notes, the channel a reply goes to by default, and a mute.
+        ALTER TABLE people ADD COLUMN home_url TEXT;
+        ALTER TABLE people ADD COLUMN avatar_url TEXT;
+        ALTER TABLE people ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+        ALTER TABLE people ADD COLUMN preferred_channel_id INTEGER REFERENCES channels(id) ON DELETE SET NULL;
+        ALTER TABLE people ADD COLUMN is_muted INTEGER NOT NULL DEFAULT 0;
+
+        -- Ways to reach a person. value is the canonical identifier of its kind
+        -- (an address, @user:server, +E164, @user@host, a URL); source says where
+        -- it was found: 'user' (typed), 'feed', 'home_page' or 'profile'.
+        CREATE TABLE channels (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            label TEXT,
+            source TEXT NOT NULL,
+            source_url TEXT,
+            found_at TEXT NOT NULL,
+            is_verified INTEGER NOT NULL DEFAULT 0,
+            verified_at TEXT,
+            UNIQUE (person_id, kind, value)
+        );
+        CREATE INDEX channels_user ON channels(user_id);
+
+        -- Words and phrases the user does not want to see in their timelines.
+        CREATE TABLE mutes (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            phrase TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (user_id, phrase)
+        );
+
+        -- Replies the user says they wrote. The post's URL and title are kept
+        -- so the log outlives the entry (a feed unfollowed by everyone goes).
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            entry_id INTEGER REFERENCES entries(id) ON DELETE SET NULL,
+            entry_url TEXT,
+            entry_title TEXT,
+            channel_kind TEXT NOT NULL,
+            channel_value TEXT,
+            started_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'waiting',
+            note TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX conversations_user ON conversations(user_id, started_at DESC);
+        CREATE INDEX conversations_person ON conversations(person_id, started_at DESC);
+
+        -- Per-user choices.
+        ALTER TABLE users ADD COLUMN show_avatars INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE users ADD COLUMN fediverse_instance TEXT;
+        """,
+    )

@@ -213,9 +213,27 @@ class EntryContent:
 
 @dataclass(frozen=True)
 class Person:
+    """Someone the user follows: the main object of Causerie, kept until the user deletes them."""
+
     id: int
     name: str
-    feed_count: int
+    feed_count: int = 0
+    home_url: str | None = None
+    avatar_url: str | None = None  # shown only if the user lets remote pictures of people load
+    notes: str = ""
+    preferred_channel_id: int | None = None
+    is_muted: bool = False
+
+
+@dataclass(frozen=True)
+class PersonActivity:
+    """A person on the people page: when they last wrote and how often, never a score."""
+
+    person: Person
+    last_post_at: datetime | None
+    posts_90_days: int
+    weeks: tuple[int, ...]  # posts per week, oldest first, the last 52 weeks
+    returned_after_silence: bool  # the latest post came after a long silence
 
 
 @dataclass(frozen=True)
@@ -235,4 +253,13 @@ class Group:
 class User:
     id: int
     name: str
+    created_at: datetime
+    show_avatars: bool = False
+    fediverse_instance: str | None = None  # where the user's own fediverse account lives
+
+
+@dataclass(frozen=True)
+class Mute:
+    id: int
+    phrase: str
     created_at: datetime

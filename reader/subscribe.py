@@ -18,7 +18,7 @@ from .fetch import fetch_all
 from .models import FetchResult, Subscription, UpdateResult
 from .store import Store, UserStore
 from .update import FetchAll, collect, update_feeds
-from .urls import http_url
+from .urls import typed_http_url
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,9 @@ class Discovery:
 
 def normalize_input_url(text: str) -> str:
     """Accept "example.org/blog" as a user would type it."""
-    text = text.strip()
-    if "://" not in text and not text.lower().startswith(("feed:", "javascript:", "data:", "file:")):
-        text = "https://" + text
-    if text.lower().startswith("feed://"):
-        text = "http://" + text[7:]
-    url = http_url(text)
+    url = typed_http_url(text)
     if url is None:
-        raise InvalidFeedURLError(text, "not an http(s) URL")
+        raise InvalidFeedURLError(text.strip(), "not an http(s) URL")
     return url
 
 

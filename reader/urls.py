@@ -7,6 +7,7 @@ never reach a page or the fetcher.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urljoin, urlsplit
 
 MAX_URL_LENGTH = 2048
@@ -48,3 +49,21 @@ def host_of(url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
+
+
+# "mailto:", "javascript:", "ftp:" … but not "example.org:8080/feed" (a port).
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")
+
+
+def typed_http_url(text: str) -> str | None:
+    """An address as a person types it: "example.org/blog" means https; any other scheme is refused."""
+    text = (text or "").strip()
+    if text.lower().startswith("feed://"):
+        text = "http://" + text[7:]
+    elif text.lower().startswith("feed:http"):
+        text = text[5:]
+    if not _SCHEME.match(text):
+        text = "https://" + text.removeprefix("//")
+    elif text.split(":", 1)[0].lower() not in _SCHEMES:
+        return None
+    return http_url(text)

@@ -38,6 +38,7 @@ RANKS = {
     "store.groups": 11,
     "store.users": 11,
     "store.people": 11,
+    "store.mutes": 11,
     "store.entries": 12,  # timelines filter by group
     "store.search": 13,
     "store.feeds": 13,  # storing a fetch writes entries

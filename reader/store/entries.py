@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from ..errors import EntryNotFoundError
 from ..models import Entry, EntryContent, EntryDerived, ParsedEntry, Position, TimelineItem
 from .groups import GroupsMixin
+from .mutes import MutesMixin
 from .rows import from_row, iso
 
 # Everything a list shows; never the HTML columns, which can be megabytes.
@@ -53,7 +54,7 @@ def item_from_row(row: dict) -> TimelineItem:
     return from_row(TimelineItem, row, entry=entry)
 
 
-class EntriesMixin(GroupsMixin):
+class EntriesMixin(GroupsMixin, MutesMixin):
     user_id: int
 
     # -- lists ------------------------------------------------------------------
@@ -67,9 +68,18 @@ class EntriesMixin(GroupsMixin):
         limit: int = 50,
         unread_only: bool = False,
         saved_only: bool = False,
+        hide_muted: bool = True,
     ) -> list[TimelineItem]:
-        """Newest first by the timeline clock; ``before`` is the position of the last item seen."""
+        """Newest first by the timeline clock; ``before`` is the position of the last item seen.
+
+        Muted phrases are left out, and muted people too except on their own
+        page (``person_id``) and among saved posts, which the user asked to keep.
+        """
         where, params = self._scope(person_id, group_id)
+        if hide_muted:
+            mutes, mute_params = self._mute_conditions(people=person_id is None and not saved_only)
+            where += mutes
+            params.update(mute_params)
         if before is not None:
             where.append("(e.sort_at, e.id) < (:before_at, :before_id)")
             params.update(before_at=iso(before.sort_at), before_id=before.id)
@@ -156,12 +166,16 @@ class EntriesMixin(GroupsMixin):
 
     def get_neighbours(self, item: TimelineItem) -> tuple[TimelineItem | None, TimelineItem | None]:
         """(newer, older) entries around ``item`` in the user's timeline order."""
-        params = {"user": self.user_id, "at": iso(item.entry.sort_at), "id": item.entry.id}
+        mutes, params = self._mute_conditions(people=True)
+        params.update(user=self.user_id, at=iso(item.entry.sort_at), id=item.entry.id)
+        hidden = "".join(f" AND {condition}" for condition in mutes)
         newer = self._one(
-            TIMELINE_SQL + " WHERE (e.sort_at, e.id) > (:at, :id) ORDER BY e.sort_at ASC, e.id ASC LIMIT 1", params
+            TIMELINE_SQL + f" WHERE (e.sort_at, e.id) > (:at, :id){hidden} ORDER BY e.sort_at ASC, e.id ASC LIMIT 1",
+            params,
         )
         older = self._one(
-            TIMELINE_SQL + " WHERE (e.sort_at, e.id) < (:at, :id) ORDER BY e.sort_at DESC, e.id DESC LIMIT 1", params
+            TIMELINE_SQL + f" WHERE (e.sort_at, e.id) < (:at, :id){hidden} ORDER BY e.sort_at DESC, e.id DESC LIMIT 1",
+            params,
         )
         return (item_from_row(newer) if newer else None, item_from_row(older) if older else None)
 
@@ -188,8 +202,14 @@ class EntriesMixin(GroupsMixin):
     def mark_all_read(
         self, *, up_to: Position | None = None, person_id: int | None = None, group_id: int | None = None
     ) -> int:
-        """Mark read every entry in scope at or before ``up_to`` (all of them without it). Returns how many."""
+        """Mark read every entry in scope at or before ``up_to`` (all of them without it). Returns how many.
+
+        Only what the timeline shows: muted posts keep their state.
+        """
         where, params = self._scope(person_id, group_id)
+        mutes, mute_params = self._mute_conditions(people=person_id is None)
+        where += mutes
+        params.update(mute_params)
         if up_to is not None:
             where.append("(e.sort_at, e.id) <= (:up_at, :up_id)")
             params.update(up_at=iso(up_to.sort_at), up_id=up_to.id)
@@ -200,6 +220,7 @@ class EntriesMixin(GroupsMixin):
                 "INSERT INTO entry_states (user_id, entry_id, is_read, read_at)"
                 " SELECT :user, e.id, 1, :now FROM entries e"
                 " JOIN subscriptions s ON s.feed_id = e.feed_id AND s.user_id = :user"
+                " JOIN people p ON p.id = s.person_id"
                 " WHERE " + " AND ".join(where) + " AND true"
                 " ON CONFLICT (user_id, entry_id) DO UPDATE SET is_read = 1, read_at = excluded.read_at",
                 params,

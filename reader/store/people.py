@@ -1,48 +1,274 @@
-"""A user's people: who writes the feeds they follow.
+"""A user's people: who writes the feeds they follow, and what the user keeps about them.
 
 A person lives until the user deletes them. Unsubscribing from their last
-feed leaves them, with everything the user keeps about them.
+feed leaves them, with their notes, channels and conversations. Merging two
+people joins all of it; deleting one unsubscribes their feeds.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from ..errors import PersonNotFoundError
-from ..models import Person
-from .rows import Base, from_row, iso
+from ..errors import FeedNotFoundError, InvalidInputError, PersonNotFoundError
+from ..models import Person, PersonActivity
+from ..urls import typed_http_url
+from .rows import Base, from_row, iso, parse_dt
 
-_PERSON_SQL = (
-    "SELECT p.id, p.name, count(s.id) AS feed_count FROM people p"
-    " LEFT JOIN subscriptions s ON s.person_id = p.id AND s.user_id = p.user_id"
-)
+MAX_NAME = 500
+MAX_NOTES = 20_000
+ACTIVITY_WEEKS = 52
+RECENT_DAYS = 90
+# "Posted after a long silence": a post in the last RETURN_WEEKS weeks after at
+# least SILENCE_WEEKS weeks without any (counted in whole weeks, from the strip).
+RETURN_WEEKS = 4
+SILENCE_WEEKS = 8
+
+_PERSON_SQL = "SELECT p.*, (SELECT count(*) FROM subscriptions s WHERE s.person_id = p.id) AS feed_count FROM people p"
+ORDERS = ("name", "latest")
 
 
 class PeopleMixin(Base):
     user_id: int
 
+    # -- reading ----------------------------------------------------------------
+
     def list_people(self) -> list[Person]:
-        rows = self._all(
-            _PERSON_SQL + " WHERE p.user_id = ? GROUP BY p.id ORDER BY lower(p.name), p.id", [self.user_id]
-        )
+        rows = self._all(_PERSON_SQL + " WHERE p.user_id = ? ORDER BY lower(p.name), p.id", [self.user_id])
         return [from_row(Person, row) for row in rows]
 
     def get_person(self, person_id: int) -> Person:
-        row = self._one(_PERSON_SQL + " WHERE p.user_id = ? AND p.id = ? GROUP BY p.id", [self.user_id, person_id])
+        row = self._one(_PERSON_SQL + " WHERE p.user_id = ? AND p.id = ?", [self.user_id, person_id])
         if row is None:
             raise PersonNotFoundError(f"no person {person_id}")
         return from_row(Person, row)
 
+    def list_people_activity(
+        self, now: datetime, *, group_ids: list[int] | None = None, order: str = "name", returned_only: bool = False
+    ) -> list[PersonActivity]:
+        """Everyone the user follows (or those with a feed in ``group_ids``) with when and how often they post.
+
+        Ordered by name or by latest post, as the user chose: never by a score.
+        """
+        if order not in ORDERS:
+            raise InvalidInputError(f"order must be one of {', '.join(ORDERS)}")
+        people = self._all(_PERSON_SQL + " WHERE p.user_id = ?", [self.user_id])
+        if group_ids is not None:
+            marks = ", ".join(str(int(i)) for i in group_ids) or "NULL"
+            in_groups = {
+                row["person_id"]
+                for row in self._all(
+                    f"SELECT DISTINCT person_id FROM subscriptions WHERE user_id = ? AND group_id IN ({marks})",
+                    [self.user_id],
+                )
+            }
+            people = [row for row in people if row["id"] in in_groups]
+        weeks, recent, last, older = self._activity(now)
+        found = []
+        for row in people:
+            strip = weeks.get(row["id"], [0] * ACTIVITY_WEEKS)
+            activity = PersonActivity(
+                person=from_row(Person, row),
+                last_post_at=parse_dt(last.get(row["id"])),
+                posts_90_days=recent.get(row["id"], 0),
+                weeks=tuple(reversed(strip)),
+                returned_after_silence=_returned(strip, row["id"] in older),
+            )
+            if activity.returned_after_silence or not returned_only:
+                found.append(activity)
+        if order == "latest":
+            never = datetime.min.replace(tzinfo=UTC)
+            found.sort(key=lambda a: (a.person.name.lower(), a.person.id))
+            found.sort(key=lambda a: a.last_post_at or never, reverse=True)
+        else:
+            found.sort(key=lambda a: (a.person.name.lower(), a.person.id))
+        return found
+
+    def _activity(self, now: datetime) -> tuple[dict[int, list[int]], dict[int, int], dict[int, str], set[int]]:
+        """Per person: posts per week (index 0 = the last 7 days), posts in the last 90 days,
+        the latest post, and whether they posted before the strip begins."""
+        since = now - timedelta(weeks=ACTIVITY_WEEKS)
+        params = {
+            "user": self.user_id,
+            "now": iso(now),
+            "since": iso(since),
+            "recent": iso(now - timedelta(days=RECENT_DAYS)),
+        }
+        weeks: dict[int, list[int]] = {}
+        recent: dict[int, int] = {}
+        for row in self._all(
+            "SELECT s.person_id, CAST((julianday(:now) - julianday(e.sort_at)) / 7 AS INTEGER) AS week,"
+            " count(*) AS posts, sum(e.sort_at >= :recent) AS recent"
+            " FROM subscriptions s JOIN entries e ON e.feed_id = s.feed_id"
+            " WHERE s.user_id = :user AND e.sort_at >= :since GROUP BY s.person_id, week",
+            params,
+        ):
+            strip = weeks.setdefault(row["person_id"], [0] * ACTIVITY_WEEKS)
+            strip[min(max(row["week"], 0), ACTIVITY_WEEKS - 1)] += row["posts"]
+            recent[row["person_id"]] = recent.get(row["person_id"], 0) + row["recent"]
+        last: dict[int, str] = {}
+        older: set[int] = set()
+        for row in self._all(
+            "SELECT s.person_id, (SELECT max(sort_at) FROM entries WHERE feed_id = s.feed_id) AS last_at,"
+            " EXISTS (SELECT 1 FROM entries WHERE feed_id = s.feed_id AND sort_at < :since) AS has_older"
+            " FROM subscriptions s WHERE s.user_id = :user",
+            params,
+        ):
+            if row["last_at"] and row["last_at"] > last.get(row["person_id"], ""):
+                last[row["person_id"]] = row["last_at"]
+            if row["has_older"]:
+                older.add(row["person_id"])
+        return weeks, recent, last, older
+
+    # -- changing ---------------------------------------------------------------
+
+    def add_person(self, name: str, *, home_url: str | None = None) -> Person:
+        """Someone the user adds by hand (feeds and channels come after)."""
+        name = _name(name)
+        with self._transaction():
+            person_id = self._create_person(name, datetime.now(UTC), auto_named=False, home_url=_url(home_url))
+        return self.get_person(person_id)
+
+    def update_person(
+        self,
+        person_id: int,
+        *,
+        name: str | None = None,
+        home_url: str | None = None,
+        avatar_url: str | None = None,
+        notes: str | None = None,
+    ) -> Person:
+        """Change what the user keeps about a person; None leaves a field as it is, "" clears a URL."""
+        self.get_person(person_id)
+        changes: dict[str, object] = {}
+        if name is not None:
+            changes.update(name=_name(name), is_auto_named=0)
+        if home_url is not None:
+            changes["home_url"] = _url(home_url)
+        if avatar_url is not None:
+            changes["avatar_url"] = _url(avatar_url)
+        if notes is not None:
+            changes["notes"] = notes.replace("\r\n", "\n").strip()[:MAX_NOTES]
+        if changes:
+            assignments = ", ".join(f"{column} = :{column}" for column in changes)
+            with self._transaction():
+                self.db.execute(
+                    f"UPDATE people SET {assignments} WHERE id = :id AND user_id = :user",
+                    {**changes, "id": person_id, "user": self.user_id},
+                )
+        return self.get_person(person_id)
+
     def rename_person(self, person_id: int, name: str) -> None:
+        self.update_person(person_id, name=name)
+
+    def merge_people(self, into_id: int, other_id: int) -> Person:
+        """Make ``other_id`` part of ``into_id``: feeds, channels, notes and conversations join; then it goes."""
+        into, other = self.get_person(into_id), self.get_person(other_id)
+        if into.id == other.id:
+            raise InvalidInputError("a person cannot be merged with themselves")
+        notes = "\n\n".join(part for part in (into.notes, other.notes) if part)
+        with self._transaction():
+            move = {"into": into.id, "other": other.id, "user": self.user_id}
+            self.db.execute(
+                "UPDATE subscriptions SET person_id = :into WHERE person_id = :other AND user_id = :user", move
+            )
+            # A channel both had stays once, verified if either verified it.
+            self.db.execute(
+                "UPDATE channels SET is_verified = max(is_verified, (SELECT o.is_verified FROM channels o"
+                " WHERE o.person_id = :other AND o.kind = channels.kind AND o.value = channels.value))"
+                " WHERE person_id = :into AND EXISTS (SELECT 1 FROM channels o WHERE o.person_id = :other"
+                " AND o.kind = channels.kind AND o.value = channels.value)",
+                move,
+            )
+            self.db.execute("UPDATE OR IGNORE channels SET person_id = :into WHERE person_id = :other", move)
+            self.db.execute("UPDATE conversations SET person_id = :into WHERE person_id = :other", move)
+            self.db.execute(
+                "UPDATE people SET notes = :notes, home_url = coalesce(home_url, :home),"
+                " avatar_url = coalesce(avatar_url, :avatar), is_auto_named = 0,"
+                " preferred_channel_id = coalesce(preferred_channel_id,"
+                "   (SELECT id FROM channels WHERE id = :preferred AND person_id = :into))"
+                " WHERE id = :into",
+                {
+                    **move,
+                    "notes": notes[:MAX_NOTES],
+                    "home": other.home_url,
+                    "avatar": other.avatar_url,
+                    "preferred": other.preferred_channel_id,
+                },
+            )
+            self.db.execute("DELETE FROM people WHERE id = :other AND user_id = :user", move)
+        return self.get_person(into.id)
+
+    def move_feed_to_person(self, feed_id: int, person_id: int) -> None:
+        """A feed belongs to someone else than the user thought: give it to ``person_id``."""
+        self.get_person(person_id)
+        self._subscription_row(feed_id)
+        with self._transaction():
+            self.db.execute(
+                "UPDATE subscriptions SET person_id = ? WHERE user_id = ? AND feed_id = ?",
+                [person_id, self.user_id, feed_id],
+            )
+
+    def split_feed(self, feed_id: int) -> Person:
+        """Give a feed a person of its own, named after the feed; the old person keeps the rest."""
+        row = self._subscription_row(feed_id)
+        name = row["title"] or row["feed_title"] or row["url"]
+        with self._transaction():
+            person_id = self._create_person(_name(name), datetime.now(UTC), auto_named=False, home_url=row["site_url"])
+            self.db.execute(
+                "UPDATE subscriptions SET person_id = ? WHERE user_id = ? AND feed_id = ?",
+                [person_id, self.user_id, feed_id],
+            )
+        return self.get_person(person_id)
+
+    def mute_person(self, person_id: int, muted: bool = True) -> None:
+        """Hide a person's posts from the timelines (never reorder them); their own page still shows them."""
         self.get_person(person_id)
         with self._transaction():
             self.db.execute(
-                "UPDATE people SET name = ?, is_auto_named = 0 WHERE id = ? AND user_id = ?",
-                [name, person_id, self.user_id],
+                "UPDATE people SET is_muted = ? WHERE id = ? AND user_id = ?", [int(muted), person_id, self.user_id]
             )
 
-    def _create_person(self, name: str, now: datetime, *, auto_named: bool = True) -> int:
+    def _create_person(self, name: str, now: datetime, *, auto_named: bool = True, home_url: str | None = None) -> int:
         return self._insert(
-            "INSERT INTO people (user_id, name, is_auto_named, created_at) VALUES (?, ?, ?, ?)",
-            [self.user_id, name, int(auto_named), iso(now)],
+            "INSERT INTO people (user_id, name, is_auto_named, home_url, created_at) VALUES (?, ?, ?, ?, ?)",
+            [self.user_id, name[:MAX_NAME], int(auto_named), home_url, iso(now)],
         )
+
+    def _subscription_row(self, feed_id: int) -> dict:
+        row = self._one(
+            "SELECT s.*, f.title AS feed_title, f.url, f.site_url FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
+            " WHERE s.user_id = ? AND s.feed_id = ?",
+            [self.user_id, feed_id],
+        )
+        if row is None:
+            raise FeedNotFoundError(str(feed_id))
+        return row
+
+
+def _returned(strip: list[int], has_older: bool) -> bool:
+    """A post in the last RETURN_WEEKS weeks, after SILENCE_WEEKS or more weeks with none (strip[0] = this week)."""
+    latest = next((week for week, posts in enumerate(strip) if posts), None)
+    if latest is None or latest >= RETURN_WEEKS:
+        return False
+    before = strip[latest + 1 : latest + 1 + SILENCE_WEEKS]
+    if any(before):
+        return False
+    # Something earlier than the silence, or the person is simply new.
+    return has_older or any(strip[latest + 1 + SILENCE_WEEKS :])
+
+
+def _name(value: str) -> str:
+    name = " ".join((value or "").split())[:MAX_NAME]
+    if not name:
+        raise InvalidInputError("a person needs a name")
+    return name
+
+
+def _url(value: str | None) -> str | None:
+    """A URL the user typed for a person's page or picture: http(s) only; empty clears it."""
+    if value is None or not value.strip():
+        return None
+    url = typed_http_url(value)
+    if url is None:
+        raise InvalidInputError(f"not an http(s) address: {value.strip()[:200]}")
+    return url

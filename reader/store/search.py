@@ -6,7 +6,7 @@ import re
 
 from ..models import MATCH_END, MATCH_START, TimelineItem
 from .entries import ITEM_SQL, item_from_row
-from .rows import Base
+from .mutes import MutesMixin
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHRASE = re.compile(r'"([^"]*)"')
@@ -29,14 +29,16 @@ def fts_query(text: str) -> str | None:
     return " ".join(parts[:MAX_TERMS]) or None
 
 
-class SearchMixin(Base):
+class SearchMixin(MutesMixin):
     user_id: int
 
     # Up to this many matches are sorted by date; beyond, the timeline is walked.
     _FEW_MATCHES = 1000
 
-    def search(self, text: str, *, limit: int = 50, offset: int = 0) -> list[TimelineItem]:
+    def search(self, text: str, *, limit: int = 50, offset: int = 0, show_muted: bool = False) -> list[TimelineItem]:
         """Entries matching ``text`` (title, author, text), newest first, with highlighted snippets.
+
+        Muted people and phrases are left out unless ``show_muted``.
 
         Two steps: the page of ids (``_search_page_ids``), then snippets and
         highlights for those ids only. Sorting every match of a common word by
@@ -46,7 +48,11 @@ class SearchMixin(Base):
         if query is None:
             return []
         params = {"user": self.user_id, "query": query, "limit": limit, "offset": offset}
-        ids = self._search_page_ids(params)
+        mutes: list[str] = []
+        if not show_muted:
+            mutes, mute_params = self._mute_conditions(people=True)
+            params.update(mute_params)
+        ids = self._search_page_ids(params, "".join(f" AND {condition}" for condition in mutes))
         if not ids:
             return []
         marks = ", ".join(str(int(i)) for i in ids)
@@ -67,7 +73,7 @@ class SearchMixin(Base):
             items.append(item_from_row(row))
         return items
 
-    def _search_page_ids(self, params: dict) -> list[int]:
+    def _search_page_ids(self, params: dict, hidden: str) -> list[int]:
         """Ids of one page of matches, newest first, by whichever way reads less.
 
         Few matches (a rare word): take them all from the index and sort them.
@@ -86,14 +92,16 @@ class SearchMixin(Base):
         if len(probe) <= self._FEW_MATCHES:
             sql = (
                 "SELECT e.id FROM entries e JOIN subscriptions s ON s.feed_id = e.feed_id AND s.user_id = :user"
-                f" WHERE e.id IN ({', '.join(str(int(i)) for i in probe)})"
+                " JOIN people p ON p.id = s.person_id"
+                f" WHERE e.id IN ({', '.join(str(int(i)) for i in probe)}){hidden}"
                 " ORDER BY e.sort_at DESC, e.id DESC LIMIT :limit OFFSET :offset"
             )
         else:
             sql = (
                 "SELECT e.id FROM entries e INDEXED BY entries_timeline"
                 " CROSS JOIN subscriptions s ON s.feed_id = e.feed_id AND s.user_id = :user"
-                " WHERE e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH :query)"
+                " JOIN people p ON p.id = s.person_id"
+                f" WHERE e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH :query){hidden}"
                 " ORDER BY e.sort_at DESC, e.id DESC LIMIT :limit OFFSET :offset"
             )
         return [row["id"] for row in self._all(sql, params)]

@@ -98,6 +98,24 @@ class SubscriptionsMixin(PeopleMixin, GroupsMixin):
                 [row["feed_id"], row["feed_id"]],
             )
 
+    def delete_person(self, person_id: int) -> list[str]:
+        """Delete a person and everything kept about them, unsubscribing their feeds. Returns those feeds' URLs."""
+        self.get_person(person_id)
+        urls = [
+            row["url"]
+            for row in self._all(
+                "SELECT f.url FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
+                " WHERE s.person_id = ? AND s.user_id = ?",
+                [person_id, self.user_id],
+            )
+        ]
+        with self._transaction():
+            for url in urls:
+                self.remove_feed(url)
+            # Channels and conversations go with the person (ON DELETE CASCADE).
+            self.db.execute("DELETE FROM people WHERE id = ? AND user_id = ?", [person_id, self.user_id])
+        return urls
+
     def list_subscriptions(self) -> list[Subscription]:
         rows = self._all(
             _SUBSCRIPTION_SQL + " WHERE s.user_id = ? ORDER BY lower(coalesce(s.title, f.title, f.url))",

@@ -1,0 +1,309 @@
+"""People as the main object: their lifetime, merge/move/split/delete, activity, and mutes."""
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from xml.sax.saxutils import escape
+
+import pytest
+
+from reader.errors import FeedNotFoundError, InvalidInputError, PersonNotFoundError
+from reader.models import FeedSource
+from reader.update import update_feeds
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ANA = "https://ana.example/feed.xml"
+ANA_NOTES = "https://ana.example/notes/feed.xml"
+BO = "https://bo.example/rss"
+
+
+def feed(*items: tuple, title: str = "Blog") -> str:
+    """RSS with items (guid, title, date[, text]); the text defaults to the title."""
+    body = "".join(
+        f"<item><guid isPermaLink='false'>{guid}</guid><title>{escape(name)}</title>"
+        f"<link>https://blog.example/{guid}</link><description>{escape(text[0] if text else name)}</description>"
+        f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate></item>"
+        for guid, name, when, *text in items
+    )
+    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>{title}</title>{body}</channel></rss>"
+
+
+def fetched(store, config, fetch, responses: dict[str, str]) -> None:
+    fetch.responses.update(responses)
+    results = list(update_feeds(store, config, fetch=fetch, now=lambda: NOW))
+    assert all(r.error is None for r in results), results
+
+
+def person_of(store, url):
+    return store.get_person(store.get_subscription(url).person_id)
+
+
+def add_channel(store, person_id, kind, value, *, verified=False):
+    """A channel row as discovery or the user would leave it (the channel API is tested in test_channels)."""
+    return store.db.execute(
+        "INSERT INTO channels (user_id, person_id, kind, value, source, found_at, is_verified)"
+        " VALUES (?, ?, ?, ?, 'user', '2026-01-01T00:00:00+00:00', ?)",
+        [store.user_id, person_id, kind, value, int(verified)],
+    ).lastrowid
+
+
+def add_conversation(store, person_id, title):
+    store.db.execute(
+        "INSERT INTO conversations (user_id, person_id, entry_title, channel_kind, started_at, updated_at)"
+        " VALUES (?, ?, ?, 'email', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+        [store.user_id, person_id, title],
+    )
+
+
+def conversations_of(store, person_id):
+    rows = store.db.execute("SELECT entry_title FROM conversations WHERE person_id = ? ORDER BY id", [person_id])
+    return [row[0] for row in rows]
+
+
+# -- editing --------------------------------------------------------------------
+
+
+def test_a_person_keeps_a_name_home_page_picture_and_notes(store):
+    person = store.add_person("  Zoé   Lefèvre ", home_url="zoe.example/blog")
+    assert (person.name, person.home_url, person.feed_count) == ("Zoé Lefèvre", "https://zoe.example/blog", 0)
+
+    updated = store.update_person(
+        person.id, avatar_url="https://zoe.example/me.jpg", notes="Rencontrée à « Pas Sage en Seine »\r\nsuper"
+    )
+    assert updated.avatar_url == "https://zoe.example/me.jpg"
+    assert updated.notes == "Rencontrée à « Pas Sage en Seine »\nsuper"
+    assert store.update_person(person.id, home_url="").home_url is None  # empty clears
+
+
+@pytest.mark.parametrize("bad", ["javascript:alert(1)", "ftp://zoe.example/", "https://"])
+def test_a_person_url_must_be_http(store, bad):
+    person = store.add_person("Zoé")
+    with pytest.raises(InvalidInputError):
+        store.update_person(person.id, home_url=bad)
+    with pytest.raises(InvalidInputError):
+        store.update_person(person.id, avatar_url=bad)
+
+
+def test_a_person_needs_a_name(store):
+    with pytest.raises(InvalidInputError):
+        store.add_person("   ")
+
+
+# -- merge, move, split, delete ---------------------------------------------------------------
+
+
+def test_merging_joins_feeds_channels_notes_and_conversations(store):
+    store.add_feeds([FeedSource(ANA, "Ana"), FeedSource(ANA_NOTES, "Ana’s notes")])
+    ana, notes = person_of(store, ANA), person_of(store, ANA_NOTES)
+    store.update_person(ana.id, notes="Poète")
+    store.update_person(notes.id, notes="Écrit aussi des notes", home_url="https://ana.example/")
+    add_channel(store, ana.id, "email", "ana@ana.example")
+    add_channel(store, notes.id, "email", "ana@ana.example", verified=True)  # the same channel, verified here
+    add_channel(store, notes.id, "matrix", "@ana:matrix.example")
+    add_conversation(store, ana.id, "Re: Premier")
+    add_conversation(store, notes.id, "Re: Second")
+
+    merged = store.merge_people(ana.id, notes.id)
+
+    assert (merged.name, merged.feed_count, merged.home_url) == ("Ana", 2, "https://ana.example/")
+    assert merged.notes == "Poète\n\nÉcrit aussi des notes"
+    channels = store.db.execute(
+        "SELECT kind, value, is_verified FROM channels WHERE person_id = ? ORDER BY kind", [ana.id]
+    )
+    assert [tuple(row) for row in channels] == [("email", "ana@ana.example", 1), ("matrix", "@ana:matrix.example", 0)]
+    assert conversations_of(store, ana.id) == ["Re: Premier", "Re: Second"]
+    with pytest.raises(PersonNotFoundError):
+        store.get_person(notes.id)
+    assert {s.person_id for s in store.list_subscriptions()} == {ana.id}
+
+
+def test_a_person_cannot_be_merged_with_themselves_or_someone_unknown(store):
+    ana = person_of(store, store.add_feed(ANA).feed.url)
+    with pytest.raises(InvalidInputError):
+        store.merge_people(ana.id, ana.id)
+    with pytest.raises(PersonNotFoundError):
+        store.merge_people(ana.id, 999)
+
+
+def test_moving_a_feed_to_another_person_and_splitting_it_off_again(store):
+    store.add_feeds([FeedSource(ANA, "Ana"), FeedSource(BO, "Bo")])
+    ana, bo = person_of(store, ANA), person_of(store, BO)
+    bo_feed = store.get_subscription(BO).feed.id
+
+    store.move_feed_to_person(bo_feed, ana.id)
+    assert store.get_person(ana.id).feed_count == 2
+    assert store.get_person(bo.id).feed_count == 0  # Bo stays, with no feed
+
+    alone = store.split_feed(bo_feed)
+    assert (alone.name, alone.feed_count) == ("Bo", 1)
+    assert store.get_person(ana.id).feed_count == 1
+    with pytest.raises(FeedNotFoundError):
+        store.split_feed(12345)
+
+
+def test_deleting_a_person_unsubscribes_their_feeds_and_forgets_them(store):
+    store.add_feeds([FeedSource(ANA, "Ana"), FeedSource(ANA_NOTES, "Ana"), FeedSource(BO, "Bo")])
+    ana, notes = person_of(store, ANA), person_of(store, ANA_NOTES)
+    store.merge_people(ana.id, notes.id)
+    add_channel(store, ana.id, "email", "ana@ana.example")
+    add_conversation(store, ana.id, "Re: Premier")
+
+    assert sorted(store.delete_person(ana.id)) == [ANA, ANA_NOTES]
+
+    assert [s.feed.url for s in store.list_subscriptions()] == [BO]
+    assert store.db.execute("SELECT count(*) FROM channels").fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM conversations").fetchone()[0] == 0
+    with pytest.raises(PersonNotFoundError):
+        store.delete_person(ana.id)
+
+
+def test_another_users_people_cannot_be_changed(store):
+    ana = person_of(store, store.add_feed(ANA).feed.url)
+    bea = store.for_user(store.add_user("bea").id)
+    mine = bea.add_person("Moi")
+    for call in (
+        lambda: bea.get_person(ana.id),
+        lambda: bea.update_person(ana.id, name="x"),
+        lambda: bea.merge_people(mine.id, ana.id),
+        lambda: bea.merge_people(ana.id, mine.id),
+        lambda: bea.delete_person(ana.id),
+        lambda: bea.mute_person(ana.id),
+        lambda: bea.move_feed_to_person(store.get_subscription(ANA).feed.id, mine.id),
+    ):
+        with pytest.raises((PersonNotFoundError, FeedNotFoundError)):
+            call()
+    assert store.get_person(ana.id).feed_count == 1
+
+
+# -- activity -------------------------------------------------------------------
+
+
+def test_the_people_overview_counts_posts_by_week_without_ranking(store, config, fetch):
+    store.add_feeds([FeedSource(ANA, "Ana"), FeedSource(BO, "Bo"), FeedSource("https://quiet.example/feed", "Quiet")])
+    days = [0, 1, 8, 100, 400]  # this week twice, last week, 14 weeks ago, before the strip
+    fetched(
+        store,
+        config,
+        fetch,
+        {
+            ANA: feed(*[(f"a{d}", f"Ana {d}", NOW - timedelta(days=d, hours=1)) for d in days], title="Ana"),
+            BO: feed(("b1", "Bo", NOW - timedelta(days=30)), title="Bo"),
+            "https://quiet.example/feed": feed(title="Quiet"),
+        },
+    )
+
+    by_name = store.list_people_activity(NOW)
+    assert [a.person.name for a in by_name] == ["Ana", "Bo", "Quiet"]
+    ana, bo, quiet = by_name
+    assert len(ana.weeks) == 52 and ana.weeks[-1] == 2 and ana.weeks[-2] == 1 and ana.weeks[-15] == 1
+    assert sum(ana.weeks) == 4  # the post of 400 days ago is before the strip
+    assert ana.posts_90_days == 3 and bo.posts_90_days == 1 and quiet.posts_90_days == 0
+    assert ana.last_post_at == NOW - timedelta(hours=1) and quiet.last_post_at is None
+
+    latest = store.list_people_activity(NOW, order="latest")
+    assert [a.person.name for a in latest] == ["Ana", "Bo", "Quiet"]  # never-posted last, not hidden
+    with pytest.raises(InvalidInputError):
+        store.list_people_activity(NOW, order="score")
+
+
+def test_posted_after_a_long_silence(store, config, fetch):
+    back, steady, new = "https://back.example/feed", "https://steady.example/feed", "https://new.example/feed"
+    store.add_feeds([FeedSource(back, "Back"), FeedSource(steady, "Steady"), FeedSource(new, "New")])
+    fetched(
+        store,
+        config,
+        fetch,
+        {
+            back: feed(
+                ("r", "De retour", NOW - timedelta(days=3)), ("o", "Old", NOW - timedelta(days=200)), title="Back"
+            ),
+            steady: feed(*[(f"s{w}", "Steady", NOW - timedelta(weeks=w, days=1)) for w in range(12)], title="Steady"),
+            new: feed(("n", "Hello", NOW - timedelta(days=2)), title="New"),
+        },
+    )
+    returned = store.list_people_activity(NOW, returned_only=True)
+    assert [a.person.name for a in returned] == ["Back"]
+
+
+def test_the_people_overview_filters_by_group(store):
+    store.add_feeds(
+        [FeedSource(ANA, "Ana", group_path=("Amis", "Poètes")), FeedSource(BO, "Bo", group_path=("Travail",))]
+    )
+    [amis] = [g for g in store.list_groups() if g.path == ("Amis",)]
+    ids = store._group_and_descendants(amis.id)
+    assert [a.person.name for a in store.list_people_activity(NOW, group_ids=ids)] == ["Ana"]
+
+
+# -- mutes ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def timeline(store, config, fetch):
+    store.add_feeds([FeedSource(ANA, "Ana"), FeedSource(BO, "Bo")])
+    fetched(
+        store,
+        config,
+        fetch,
+        {
+            ANA: feed(
+                ("a1", "Le jardin en mai", NOW - timedelta(hours=1)),
+                ("a2", "Élection municipale : mon avis", NOW - timedelta(hours=3)),
+                # Mentions the election in its text only.
+                ("a3", "Recette", NOW - timedelta(hours=5), "On y parle de l’élection, un peu."),
+            ),
+            BO: feed(("b1", "Notes du mardi", NOW - timedelta(hours=2)), ("b2", "Photos", NOW - timedelta(hours=4))),
+        },
+    )
+    return store
+
+
+def titles(items):
+    return [item.entry.title for item in items]
+
+
+def test_muting_a_person_hides_them_from_timelines_but_not_from_their_page(timeline):
+    bo = person_of(timeline, BO)
+    before = titles(timeline.list_timeline())
+    timeline.mute_person(bo.id)
+
+    assert titles(timeline.list_timeline()) == [t for t in before if t not in ("Notes du mardi", "Photos")]
+    assert titles(timeline.list_timeline(person_id=bo.id)) == ["Notes du mardi", "Photos"]
+    assert timeline.get_person(bo.id).is_muted
+    timeline.mute_person(bo.id, False)
+    assert titles(timeline.list_timeline()) == before
+
+
+def test_muting_a_phrase_hides_matching_titles_and_texts_and_never_reorders(timeline):
+    before = titles(timeline.list_timeline())
+    mute = timeline.add_mute("  ÉLECTION! ")
+    assert mute.phrase == "ÉLECTION"
+
+    after = titles(timeline.list_timeline())
+    assert after == [t for t in before if t not in ("Élection municipale : mon avis", "Recette")]
+    assert [m.phrase for m in timeline.list_mutes()] == ["ÉLECTION"]
+
+    timeline.remove_mute(mute.id)
+    assert titles(timeline.list_timeline()) == before
+
+
+def test_a_muted_post_is_found_by_search_only_when_asked(timeline):
+    timeline.add_mute("élection municipale")
+    assert titles(timeline.search("municipale")) == []
+    assert titles(timeline.search("municipale", show_muted=True)) == ["Élection \x02municipale\x03 : mon avis"]
+
+
+def test_mark_all_read_leaves_muted_posts_alone(timeline):
+    timeline.add_mute("jardin")
+    assert timeline.mark_all_read() == 4
+    assert [i.is_read for i in timeline.list_timeline(hide_muted=False) if i.entry.title == "Le jardin en mai"] == [
+        False
+    ]
+
+
+def test_mutes_refuse_empty_phrases_and_unknown_ids(timeline):
+    from reader.errors import NotFoundError
+
+    with pytest.raises(InvalidInputError):
+        timeline.add_mute(" ?! ")
+    with pytest.raises(NotFoundError):
+        timeline.remove_mute(999)
+    assert timeline.add_mute("jardin").id == timeline.add_mute("jardin").id  # muting twice is once
