@@ -566,6 +566,10 @@ def test_pages_fit_the_window_and_are_saved_as_screenshots(page, site, viewport)
         "entry": f"/entries/{site.entry_id(TIMELINE[1][0])}",
         "search": "/search?q=lighthouse",
         "subscriptions": "/subscriptions/",
+        "people": "/people",
+        "person": f"/people/{site.item(site.entry_id(TIMELINE[1][0])).person_id}",
+        "muted": "/muted",
+        "settings": "/settings",
     }
     too_wide = {}
     for name, path in pages.items():

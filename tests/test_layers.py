@@ -37,9 +37,9 @@ RANKS = {
     "store.rows": 10,
     "store.groups": 11,
     "store.users": 11,
-    "store.people": 11,
     "store.mutes": 11,
-    "store.entries": 12,  # timelines filter by group
+    "store.people": 12,  # the people page filters by group
+    "store.entries": 12,  # timelines filter by group and leave mutes out
     "store.search": 13,
     "store.feeds": 13,  # storing a fetch writes entries
     "store.subscriptions": 13,
@@ -52,6 +52,7 @@ RANKS = {
     "web.timeline": 31,
     "web.people": 31,
     "web.subscriptions": 31,
+    "web.settings": 31,
     "web": 32,
     "cli": 40,
 }

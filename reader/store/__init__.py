@@ -23,7 +23,7 @@ from .feeds import FeedsMixin, SaveReport
 from .rows import wrap_errors
 from .search import SearchMixin, fts_query
 from .subscriptions import ImportReport, SubscriptionsMixin
-from .users import LOCAL_USER, UserNotFoundError, UsersMixin
+from .users import LOCAL_USER, SettingsMixin, UserNotFoundError, UsersMixin
 
 __all__ = ["LOCAL_USER", "ImportReport", "SaveReport", "Store", "UserNotFoundError", "UserStore", "fts_query"]
 
@@ -66,7 +66,7 @@ class Store(FeedsMixin, UsersMixin):
         return UserStore(self.db, user_id)
 
 
-class UserStore(SubscriptionsMixin, EntriesMixin, SearchMixin, Store):
+class UserStore(SubscriptionsMixin, EntriesMixin, SearchMixin, SettingsMixin, Store):
     """One user's view of the store: everything ``Store`` does, plus what is theirs."""
 
     def __init__(self, db: Database, user_id: int) -> None:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from ..errors import FeedNotFoundError, InvalidInputError, PersonNotFoundError
 from ..models import Person, PersonActivity
 from ..urls import typed_http_url
-from .rows import Base, from_row, iso, parse_dt
+from .groups import GroupsMixin
+from .rows import from_row, iso, parse_dt
 
 MAX_NAME = 500
 MAX_NOTES = 20_000
@@ -27,7 +28,7 @@ _PERSON_SQL = "SELECT p.*, (SELECT count(*) FROM subscriptions s WHERE s.person_
 ORDERS = ("name", "latest")
 
 
-class PeopleMixin(Base):
+class PeopleMixin(GroupsMixin):
     user_id: int
 
     # -- reading ----------------------------------------------------------------
@@ -42,18 +43,29 @@ class PeopleMixin(Base):
             raise PersonNotFoundError(f"no person {person_id}")
         return from_row(Person, row)
 
+    def latest_post_at(self, person_id: int) -> datetime | None:
+        """When the person last posted, in any of their feeds the user follows (None: never)."""
+        return parse_dt(
+            self._value(
+                "SELECT max((SELECT max(sort_at) FROM entries WHERE feed_id = s.feed_id)) FROM subscriptions s"
+                " WHERE s.person_id = ? AND s.user_id = ?",
+                [person_id, self.user_id],
+            )
+        )
+
     def list_people_activity(
-        self, now: datetime, *, group_ids: list[int] | None = None, order: str = "name", returned_only: bool = False
+        self, now: datetime, *, group_id: int | None = None, order: str = "name", returned_only: bool = False
     ) -> list[PersonActivity]:
-        """Everyone the user follows (or those with a feed in ``group_ids``) with when and how often they post.
+        """Everyone the user follows (or those with a feed in a group or its subgroups) with when and how often
+        they post.
 
         Ordered by name or by latest post, as the user chose: never by a score.
         """
         if order not in ORDERS:
             raise InvalidInputError(f"order must be one of {', '.join(ORDERS)}")
         people = self._all(_PERSON_SQL + " WHERE p.user_id = ?", [self.user_id])
-        if group_ids is not None:
-            marks = ", ".join(str(int(i)) for i in group_ids) or "NULL"
+        if group_id is not None:
+            marks = ", ".join(str(int(i)) for i in self._group_and_descendants(group_id))
             in_groups = {
                 row["person_id"]
                 for row in self._all(

@@ -116,11 +116,12 @@ class SubscriptionsMixin(PeopleMixin, GroupsMixin):
             self.db.execute("DELETE FROM people WHERE id = ? AND user_id = ?", [person_id, self.user_id])
         return urls
 
-    def list_subscriptions(self) -> list[Subscription]:
-        rows = self._all(
-            _SUBSCRIPTION_SQL + " WHERE s.user_id = ? ORDER BY lower(coalesce(s.title, f.title, f.url))",
-            [self.user_id],
-        )
+    def list_subscriptions(self, *, person_id: int | None = None) -> list[Subscription]:
+        """Every feed the user follows, or one person's."""
+        where, params = " WHERE s.user_id = ?", [self.user_id]
+        if person_id is not None:
+            where, params = where + " AND s.person_id = ?", params + [person_id]
+        rows = self._all(_SUBSCRIPTION_SQL + where + " ORDER BY lower(coalesce(s.title, f.title, f.url)), f.id", params)
         paths = self._group_paths()
         return [self._subscription(row, paths) for row in rows]
 

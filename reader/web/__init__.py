@@ -21,7 +21,7 @@ from ..config import DEV_SECRET_KEY, Config, load_config
 from ..errors import FeedExistsError, InvalidFeedURLError, InvalidInputError, NotFoundError, OPMLError, StorageError
 from ..models import MATCH_END, MATCH_START
 from ..store import Store
-from . import people, subscriptions, timeline
+from . import people, settings, subscriptions, timeline
 from .pages import close_store, format_cursor
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(timeline.blueprint)
     app.register_blueprint(people.blueprint)
     app.register_blueprint(subscriptions.blueprint)
+    app.register_blueprint(settings.blueprint)
     return app
 
 
@@ -135,6 +136,7 @@ def _register_filters(app: Flask) -> None:
     app.add_template_filter(hostname)
     app.add_template_filter(highlight)
     app.add_template_filter(lambda item: format_cursor(item.position), "cursor")
+    app.add_template_filter(activity_path)
 
 
 def timeago(moment: datetime | None, now: datetime | None = None) -> str:
@@ -168,3 +170,19 @@ def highlight(text: str | None) -> Markup:
         return Markup("")
     escaped = str(escape(text))
     return Markup(escaped.replace(MATCH_START, "<mark>").replace(MATCH_END, "</mark>"))
+
+
+def activity_path(weeks: tuple[int, ...]) -> str:
+    """An SVG path of one bar per week with posts (oldest left), for the people page's activity strip.
+
+    Computed here rather than with a loop in the template: a thousand people
+    times 52 weeks of markup would be most of the page's time and size.
+    Heights grow with the count but flatten out, so a busy week does not dwarf
+    a quiet person's single post.
+    """
+    bars = []
+    for index, posts in enumerate(weeks):
+        if posts:
+            height = (4, 7, 10, 12)[min(posts, 4) - 1] if posts < 8 else 14
+            bars.append(f"M{index * 5 + 2} 16v-{height}")
+    return "".join(bars)

@@ -100,6 +100,9 @@ def render_timeline(title: str, *, person: Person | None = None, group: Group | 
         people=store.list_people(),
         groups=store.list_groups(),
         sidebar_people=SIDEBAR_PEOPLE,
+        person_feeds=store.list_subscriptions(person_id=person.id) if person else [],
+        latest_post_at=store.latest_post_at(person.id) if person else None,
+        settings=store.get_settings(),
     )
 
 

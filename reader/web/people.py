@@ -1,20 +1,159 @@
-"""People: everyone the user follows, and one person's page."""
+"""People: everyone the user follows, one person's page, what the user keeps about them, and mutes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import UTC, datetime
 
-from .pages import get_store, render_timeline
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-blueprint = Blueprint("people", __name__, url_prefix="/people")
+from ..errors import InvalidInputError
+from .pages import done, get_store, render_timeline
+
+blueprint = Blueprint("people", __name__)
+
+ORDERS = {"name": "Name", "latest": "Latest post"}
 
 
-@blueprint.get("")
+@blueprint.get("/people")
 def index():
-    return render_template("people.html", people=get_store().list_people())
+    """Everyone, quiet people as visible as busy ones, in the order the user picks (never a score)."""
+    store = get_store()
+    order = request.args.get("order", "name")
+    if order not in ORDERS:
+        raise InvalidInputError(f"order by {' or '.join(ORDERS)}")
+    group_id = request.args.get("group", type=int)
+    group = store.get_group(group_id) if group_id is not None else None
+    returned_only = request.args.get("returned") == "1"
+    now = datetime.now(UTC)
+    people = store.list_people_activity(
+        now,
+        group_id=group.id if group else None,
+        order=order,
+        returned_only=returned_only,
+    )
+    return render_template(
+        "people.html",
+        people=people,
+        groups=store.list_groups(),
+        group=group,
+        order=order,
+        orders=ORDERS,
+        returned_only=returned_only,
+        now=now,
+    )
 
 
-@blueprint.get("/<int:person_id>")
+@blueprint.get("/people/<int:person_id>")
 def person(person_id: int):
     found = get_store().get_person(person_id)
     return render_timeline(found.name, person=found)
+
+
+@blueprint.post("/people/<int:person_id>/edit")
+def edit(person_id: int):
+    form = request.form
+    try:
+        get_store().update_person(
+            person_id,
+            name=form.get("name"),
+            home_url=form.get("home_url"),
+            avatar_url=form.get("avatar_url"),
+            notes=form.get("notes"),
+        )
+    except InvalidInputError as exc:
+        flash(f"Not saved: {exc}", "error")
+    else:
+        flash("Saved.")
+    return done(url_for("people.person", person_id=person_id))
+
+
+@blueprint.post("/people/<int:person_id>/merge")
+def merge(person_id: int):
+    """Merge another person (the form's ``other``) into this one."""
+    other = request.form.get("other", type=int)
+    if other is None:
+        flash("Choose who to merge.", "error")
+        return done(url_for("people.person", person_id=person_id))
+    store = get_store()
+    name = store.get_person(other).name
+    merged = store.merge_people(person_id, other)
+    flash(f"{name} is now part of {merged.name}.")
+    return done(url_for("people.person", person_id=person_id))
+
+
+@blueprint.post("/people/<int:person_id>/mute")
+def mute(person_id: int):
+    muted = request.form.get("muted", "1") == "1"
+    store = get_store()
+    store.mute_person(person_id, muted)
+    name = store.get_person(person_id).name
+    flash(f"Muted {name}: their posts are hidden from your timelines." if muted else f"{name} is no longer muted.")
+    return done(url_for("people.person", person_id=person_id))
+
+
+@blueprint.get("/people/<int:person_id>/delete")
+def confirm_delete(person_id: int):
+    store = get_store()
+    return render_template(
+        "delete_person.html",
+        person=store.get_person(person_id),
+        feeds=store.list_subscriptions(person_id=person_id),
+    )
+
+
+@blueprint.post("/people/<int:person_id>/delete")
+def delete(person_id: int):
+    store = get_store()
+    name = store.get_person(person_id).name
+    urls = store.delete_person(person_id)
+    flash(f"Deleted {name}; unsubscribed from {len(urls)} {'feed' if len(urls) == 1 else 'feeds'}.")
+    return redirect(url_for("people.index"), code=303)
+
+
+@blueprint.post("/people/feeds/<int:feed_id>/move")
+def move_feed(feed_id: int):
+    target = request.form.get("person", type=int)
+    store = get_store()
+    before = store.get_subscription_by_feed_id(feed_id).person_id
+    if target is None:
+        flash("Choose who the feed belongs to.", "error")
+        return done(url_for("people.person", person_id=before))
+    store.move_feed_to_person(feed_id, target)
+    flash(f"The feed now belongs to {store.get_person(target).name}.")
+    return done(url_for("people.person", person_id=before))
+
+
+@blueprint.post("/people/feeds/<int:feed_id>/split")
+def split_feed(feed_id: int):
+    person = get_store().split_feed(feed_id)
+    flash(f"The feed is now {person.name}’s own.")
+    return redirect(url_for("people.person", person_id=person.id), code=303)
+
+
+# -- mutes ----------------------------------------------------------------------
+
+
+@blueprint.get("/muted")
+def muted():
+    store = get_store()
+    return render_template(
+        "muted.html", people=[p for p in store.list_people() if p.is_muted], phrases=store.list_mutes()
+    )
+
+
+@blueprint.post("/muted")
+def add_mute():
+    try:
+        mute = get_store().add_mute(request.form.get("phrase", ""))
+    except InvalidInputError as exc:
+        flash(f"Not muted: {exc}", "error")
+    else:
+        flash(f"Muted “{mute.phrase}”: posts that say it are hidden from your timelines.")
+    return done(url_for("people.muted"))
+
+
+@blueprint.post("/muted/<int:mute_id>/remove")
+def remove_mute(mute_id: int):
+    get_store().remove_mute(mute_id)
+    flash("No longer muted.")
+    return done(url_for("people.muted"))

@@ -69,10 +69,18 @@ def mark_all_read():
 def search():
     text = request.args.get("q", "")[:500]
     page = max(request.args.get("page", 1, type=int), 1)
+    show_muted = request.args.get("muted") == "1"
     store = get_store()
-    results = store.search(text, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE) if text.strip() else []
+    results = []
+    if text.strip():
+        results = store.search(text, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, show_muted=show_muted)
     return render_template(
-        "search.html", query=text, items=results[:PAGE_SIZE], page=page, has_more=len(results) > PAGE_SIZE
+        "search.html",
+        query=text,
+        items=results[:PAGE_SIZE],
+        page=page,
+        has_more=len(results) > PAGE_SIZE,
+        show_muted=show_muted,
     )
 
 

@@ -1,0 +1,159 @@
+"""The people pages, mutes and settings through the test client."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from test_people import feed
+
+from reader.models import FeedSource
+from reader.store import LOCAL_USER, Store
+from reader.update import update_feeds
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+ANA = "https://ana.example/feed.xml"
+ANA_NOTES = "https://ana.example/notes.xml"
+BO = "https://bo.example/rss"
+CLE = "https://cle.example/atom"
+
+
+@pytest.fixture
+def people(config, fetch):
+    store = Store.open(config.db_path).for_user(LOCAL_USER)
+    store.add_feeds(
+        [
+            FeedSource(ANA, "Ana", group_path=("Amis",)),
+            FeedSource(ANA_NOTES, "Ana’s notes", group_path=("Amis",)),
+            FeedSource(BO, "Bo & « Co »"),
+            FeedSource(CLE, "Clé"),
+        ]
+    )
+    fetch.responses = {
+        ANA: feed(
+            ("a1", "Poème du jour", NOW - timedelta(days=1)),
+            ("a2", "Vieux poème", NOW - timedelta(days=200)),
+            title="Ana",
+        ),
+        ANA_NOTES: feed(("n1", "Note brève", NOW - timedelta(days=3)), title="Ana’s notes"),
+        BO: feed(("b1", "Élection : mon vote", NOW - timedelta(hours=5)), title="Bo & « Co »"),
+        CLE: feed(title="Clé"),
+    }
+    list(update_feeds(store, config, fetch=fetch, now=lambda: NOW))
+    yield store
+    store.close()
+
+
+def pid(store, url):
+    return store.get_subscription(url).person_id
+
+
+def test_people_page_shows_everyone_with_activity_and_no_score(client, people):
+    html = client.get("/people").text
+    names = re.findall(r'class="person-name"><a href="/people/\d+">([^<]+)</a>', html)
+    assert names == ["Ana", "Ana’s notes", "Bo &amp; « Co »", "Clé"]  # by name, escaped
+    assert html.count('class="activity"') == 4  # quiet Clé has a strip like everyone
+    assert "No posts yet" in html and "1 in 90 days" in html
+    bars = re.findall(r'class="activity-bars" d="([^"]*)"', html)
+    assert bars[-1] == "" and bars[0].startswith("M")  # Clé: no bars; Ana: a bar this week
+
+    latest = client.get("/people?order=latest").text
+    names = re.findall(r'class="person-name"><a href="/people/\d+">([^<]+)</a>', latest)
+    assert names == ["Bo &amp; « Co »", "Ana", "Ana’s notes", "Clé"]
+    assert client.get("/people?order=score").status_code == 400
+
+
+def test_people_page_filters_by_group_and_by_return_after_silence(client, people):
+    [amis] = [g for g in people.list_groups() if g.path == ("Amis",)]
+    html = client.get(f"/people?group={amis.id}").text
+    assert "People in Amis" in html and "Bo &amp;" not in html and "Ana’s notes" in html
+    returned = client.get("/people?returned=1").text
+    assert re.findall(r'class="person-name"><a href="/people/\d+">([^<]+)</a>', returned) == ["Ana"]
+    assert client.get("/people?group=9999").status_code == 404
+
+
+def test_person_page_shows_their_posts_feeds_and_notes(client, people):
+    ana = pid(people, ANA)
+    people.update_person(ana, notes="Rencontrée à Lyon <b>en</b> 2024", home_url="https://ana.example/")
+    html = client.get(f"/people/{ana}").text
+    assert "Poème du jour" in html and "Note brève" not in html  # only this person's feeds
+    assert "Rencontrée à Lyon &lt;b&gt;en&lt;/b&gt; 2024" in html
+    assert 'href="https://ana.example/"' in html and "Not theirs?" in html
+
+
+def test_editing_a_person_and_refusing_a_bad_address(client, people):
+    ana = pid(people, ANA)
+    response = client.post(f"/people/{ana}/edit", data={"name": "Ana Lima", "home_url": "ana.example", "notes": "x"})
+    assert response.status_code == 303
+    assert people.get_person(ana).name == "Ana Lima" and people.get_person(ana).home_url == "https://ana.example"
+    page = client.post(f"/people/{ana}/edit", data={"home_url": "javascript:alert(1)"}, follow_redirects=True).text
+    assert "Not saved" in page and people.get_person(ana).home_url == "https://ana.example"
+
+
+def test_merge_move_and_split_through_the_person_page(client, people):
+    ana, notes, bo = pid(people, ANA), pid(people, ANA_NOTES), pid(people, BO)
+    client.post(f"/people/{ana}/merge", data={"other": notes})
+    assert people.get_person(ana).feed_count == 2
+    assert client.get(f"/people/{notes}").status_code == 404
+    assert "Note brève" in client.get(f"/people/{ana}").text
+
+    bo_feed = people.get_subscription(BO).feed.id
+    client.post(f"/people/feeds/{bo_feed}/move", data={"person": ana})
+    assert people.get_subscription(BO).person_id == ana and people.get_person(bo).feed_count == 0
+
+    response = client.post(f"/people/feeds/{bo_feed}/split")
+    new = people.get_subscription(BO).person_id
+    assert response.status_code == 303 and response.location.endswith(f"/people/{new}") and new not in (ana, bo)
+
+
+def test_deleting_a_person_asks_first(client, people):
+    ana = pid(people, ANA)
+    page = client.get(f"/people/{ana}/delete").text
+    assert "Delete Ana?" in page and "You will be unsubscribed from" in page
+    assert people.get_person(ana)  # asking changed nothing
+    response = client.post(f"/people/{ana}/delete")
+    assert response.status_code == 303 and response.location.endswith("/people")
+    assert client.get(f"/people/{ana}").status_code == 404
+    assert ANA not in [s.feed.url for s in people.list_subscriptions()]
+
+
+def test_muting_from_the_timeline_hides_without_reordering(client, people):
+    before = re.findall(r'class="open" href="/entries/\d+">([^<]+)<', client.get("/").text)
+    bo = pid(people, BO)
+    timeline = client.get("/").text
+    assert f'action="/people/{bo}/mute"' in timeline  # the row's "More" menu
+    client.post(f"/people/{bo}/mute", data={"muted": "1", "next": "/"})
+    after = re.findall(r'class="open" href="/entries/\d+">([^<]+)<', client.get("/").text)
+    assert after == [title for title in before if not title.startswith("Élection")]
+    assert "Bo &amp; « Co »" in client.get("/muted").text
+
+    client.post("/muted", data={"phrase": "poème"})
+    shown = re.findall(r'class="open" href="/entries/\d+">([^<]+)<', client.get("/").text)
+    assert shown == ["Note brève"]
+    assert "Vieux" not in client.get("/search?q=poème").text
+    assert "Vieux" in client.get("/search?q=poème&muted=1").text
+
+    [mute] = people.list_mutes()
+    client.post(f"/muted/{mute.id}/remove")
+    client.post(f"/people/{bo}/mute", data={"muted": "0"})
+    restored = re.findall(r'class="open" href="/entries/\d+">([^<]+)<', client.get("/").text)
+    assert restored == before
+
+
+def test_an_empty_mute_is_refused_with_a_message(client, people):
+    page = client.post("/muted", data={"phrase": "   "}, follow_redirects=True).text
+    assert "Not muted" in page and people.list_mutes() == []
+
+
+def test_pictures_of_people_load_only_once_the_user_opts_in(client, people):
+    ana = pid(people, ANA)
+    people.update_person(ana, avatar_url="https://ana.example/me.jpg")
+    assert '<img class="avatar"' not in client.get(f"/people/{ana}").text
+    client.post("/settings", data={"show_avatars": "1", "fediverse_instance": "@moi@Mastodon.Example"})
+    html = client.get(f"/people/{ana}").text
+    assert re.search(r'<img class="avatar" src="https://ana.example/me.jpg"[^>]*referrerpolicy="no-referrer"', html)
+    assert people.get_settings().fediverse_instance == "https://mastodon.example"
+
+
+def test_a_bad_fediverse_server_is_refused(client, people):
+    page = client.post("/settings", data={"fediverse_instance": "javascript:alert(1)"}, follow_redirects=True).text
+    assert "Not saved" in page and people.get_settings().fediverse_instance is None
