@@ -21,6 +21,10 @@ class FeedSource:
     site_url: str | None = None
     # Folder path from the outermost folder inwards, e.g. ("Friends", "Poets").
     group_path: tuple[str, ...] = ()
+    # Feeds of one file with the same key belong to one person (opml.py says how
+    # keys are made); person_name is set when the file names that person.
+    person_key: str | None = None
+    person_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class Subscription:
     title: str | None  # the user's name for the feed, else the feed's
     group_id: int | None
     group_path: tuple[str, ...]
+    person_home_url: str | None = None
 
     @property
     def display_title(self) -> str:

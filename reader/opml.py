@@ -4,6 +4,16 @@ An OPML file is untrusted input: it is parsed with defusedxml (no entity
 expansion, no external entities, so no XML bomb or file disclosure), its size
 and nesting depth are capped, and any problem with the document as a whole
 raises ``OPMLError`` before anything is imported.
+
+Feeds are grouped into people (``FeedSource.person_key``), first rule that applies:
+
+1. a folder outline marked as a person (a ``person`` attribute, in Causerie's
+   namespace or none) holds that person's feeds, and is not a group itself;
+2. a feed outline with a ``person`` attribute (Causerie's exports write one on
+   every feed, with ``personKey`` to tell two people of one name apart);
+3. feeds whose ``htmlUrl`` has the same host and path (``www.`` and a trailing
+   slash aside) are one person's: a blog's posts and its comments, say;
+4. anything else is a person of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ import defusedxml.ElementTree as SafeET
 
 from .errors import OPMLError
 from .models import FeedSource, Subscription
-from .urls import http_url
+from .urls import http_url, site_key
 
 MAX_OPML_BYTES = 5 * 2**20
 MAX_DEPTH = 10  # folders inside folders; deeper nesting is flattened into the 10th
@@ -34,6 +44,9 @@ _BARE_AMPERSAND = re.compile(rb"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)
 # them as they are, so a title holding one (JSON Feed titles and user-typed names
 # may) would make an export that no parser, read_opml included, can read back.
 _NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Causerie's own outline attributes: person and personKey.
+NAMESPACE = "urn:causerie:opml"
+ET.register_namespace("causerie", NAMESPACE)
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,7 @@ def read_opml(data: bytes) -> OPMLImport:
     if body is None:
         raise OPMLError("OPML file has no <body>")
     reader = _Walker()
-    reader.walk(body, (), 0)
+    reader.walk(body, (), 0, None)
     head = next((child for child in root if _local(child.tag).lower() == "head"), None)
     title = None
     if head is not None:
@@ -102,7 +115,7 @@ class _Walker:
         self.duplicates = 0
         self.count = 0
 
-    def walk(self, element: ET.Element, path: tuple[str, ...], depth: int) -> None:
+    def walk(self, element: ET.Element, path: tuple[str, ...], depth: int, person: tuple[str, str] | None) -> None:
         if depth > MAX_NESTING:
             raise OPMLError(f"OPML outlines are nested more than {MAX_NESTING} levels deep")
         for outline in element:
@@ -111,23 +124,30 @@ class _Walker:
             self.count += 1
             if self.count > MAX_OUTLINES:
                 raise OPMLError(f"OPML file has more than {MAX_OUTLINES} outlines")
-            attrs = {k.lower(): (v or "").strip() for k, v in outline.attrib.items()}
+            attrs = _attributes(outline)
             name = attrs.get("title") or attrs.get("text") or ""
             feed_url = attrs.get("xmlurl") or (attrs.get("url") if _is_feed_type(attrs.get("type")) else "")
             children = [c for c in outline if _local(c.tag).lower() == "outline"]
             if feed_url:
-                self._add(feed_url, name, attrs, path)
+                self._add(feed_url, name, attrs, path, person)
             elif not children:
                 label = name or "(untitled)"
                 self.skipped.append(f"{label}: no xmlUrl, not a feed")
             if children:
-                # Folders deeper than MAX_DEPTH keep their feeds, filed in the deepest allowed folder.
-                child_path = path + (name or "Untitled",) if not feed_url and depth < MAX_DEPTH else path
+                child_path, child_person = path, person
+                if not feed_url and "person" in attrs and person is None:
+                    # A folder that is a person: its feeds are theirs, filed where the folder is.
+                    child_person = (f"folder:{self.count}", (attrs["person"] or name or "Untitled")[:500])
+                elif not feed_url and depth < MAX_DEPTH:
+                    # Folders deeper than MAX_DEPTH keep their feeds, filed in the deepest allowed folder.
+                    child_path = path + (name or "Untitled",)
                 if child_path != path and child_path not in self.folders:
                     self.folders.append(child_path)
-                self.walk(outline, child_path, depth + 1)
+                self.walk(outline, child_path, depth + 1, child_person)
 
-    def _add(self, raw_url: str, name: str, attrs: dict[str, str], path: tuple[str, ...]) -> None:
+    def _add(
+        self, raw_url: str, name: str, attrs: dict[str, str], path: tuple[str, ...], person: tuple[str, str] | None
+    ) -> None:
         url = http_url(_feed_scheme(raw_url))
         if url is None:
             self.skipped.append(f"{name or raw_url}: {raw_url[:200]!r} is not an http(s) URL")
@@ -137,14 +157,35 @@ class _Walker:
             self.duplicates += 1
             return
         self.seen.add(key)
+        site_url = http_url(attrs.get("htmlurl"))
+        person_key, person_name = person or (None, None)
+        if person is None and attrs.get("person"):
+            person_name = attrs["person"][:500]
+            person_key = "person:" + (attrs.get("personkey") or person_name)
+        elif person is None and site_url:
+            person_key = "site:" + site_key(site_url)
         self.sources.append(
             FeedSource(
                 url=url,
                 title=(name or None) and name[:500],
-                site_url=http_url(attrs.get("htmlurl")),
+                site_url=site_url,
                 group_path=path,
+                person_key=person_key,
+                person_name=person_name,
             )
         )
+
+
+def _attributes(outline: ET.Element) -> dict[str, str]:
+    """An outline's attributes by lowercase local name; Causerie's namespace, or none, for person/personKey."""
+    attrs: dict[str, str] = {}
+    for raw, value in outline.attrib.items():
+        namespace, _, local = raw[1:].partition("}") if raw.startswith("{") else ("", "", raw)
+        local = local.lower()
+        if namespace and local not in ("person", "personkey"):
+            continue
+        attrs.setdefault(local, (value or "").strip())
+    return attrs
 
 
 def _feed_scheme(url: str) -> str:
@@ -184,8 +225,11 @@ def write_opml(subscriptions: Iterable[Subscription], *, title: str = "Causerie 
 
     for sub in sorted(subscriptions, key=lambda s: (s.group_path, s.display_title.lower())):
         attrs = {"type": "rss", "text": sub.display_title, "title": sub.display_title, "xmlUrl": sub.feed.url}
-        if sub.feed.site_url:
-            attrs["htmlUrl"] = sub.feed.site_url
+        if sub.feed.site_url or sub.person_home_url:
+            attrs["htmlUrl"] = sub.feed.site_url or sub.person_home_url
+        # Whose feed it is, so that importing the file again keeps people together.
+        attrs[f"{{{NAMESPACE}}}person"] = sub.person_name
+        attrs[f"{{{NAMESPACE}}}personKey"] = str(sub.person_id)
         attrs = {key: _NOT_XML_CHAR.sub("", value) for key, value in attrs.items()}
         ET.SubElement(folder(sub.group_path), "outline", attrs)
     ET.indent(root)

@@ -67,3 +67,17 @@ def typed_http_url(text: str) -> str | None:
     elif text.split(":", 1)[0].lower() not in _SCHEMES:
         return None
     return http_url(text)
+
+
+def site_key(url: str) -> str:
+    """What makes two home pages the same site: host (without ``www.``), port and path (without a final slash).
+
+    The scheme does not count: http and https of one address are one person's site.
+    """
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
+    except ValueError:
+        return url
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    return f"{host}{port}{parts.path.rstrip('/')}" + (f"?{parts.query}" if parts.query else "")

@@ -11,6 +11,7 @@ from defusedxml import ElementTree
 from reader.errors import OPMLError
 from reader.models import Feed, FeedSource, Subscription
 from reader.opml import MAX_DEPTH, MAX_OPML_BYTES, MAX_OUTLINES, OPMLImport, read_opml, write_opml
+from reader.urls import site_key
 
 DATA = Path(__file__).parent / "data" / "opml"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "opml"
@@ -29,17 +30,22 @@ def nested_folders(names: list[str], inner: str) -> str:
     return "".join(f'<outline text="{name}">' for name in names) + inner + "</outline>" * len(names)
 
 
+def source(url, title=None, site_url=None, group_path=()) -> FeedSource:
+    """A source as read from a file that does not name people: feeds of one site are one person's."""
+    return FeedSource(url, title, site_url, group_path, person_key=f"site:{site_key(site_url)}" if site_url else None)
+
+
 # --- reading -------------------------------------------------------------------------------------------------------
 
 
 def test_opml_2_0_nested_folders_become_group_paths():
     assert read_file("opml2_nested.opml") == OPMLImport(
         sources=(
-            FeedSource("https://top.example/feed.xml", "Top", "https://top.example/", ()),
-            FeedSource("https://bo.example/feed/", "Bo's notebook", "https://bo.example/", ("Friends",)),
+            source("https://top.example/feed.xml", "Top", "https://top.example/", ()),
+            source("https://bo.example/feed/", "Bo's notebook", "https://bo.example/", ("Friends",)),
             # title="" falls back to text; a javascript: htmlUrl is no site URL.
-            FeedSource("http://cy.example/rss", "Cy", None, ("Friends", "Poets")),
-            FeedSource("https://dee.example/atom.xml", "Dee", None, ("Tech",)),
+            source("http://cy.example/rss", "Cy", None, ("Friends", "Poets")),
+            source("https://dee.example/atom.xml", "Dee", None, ("Tech",)),
         ),
         title="Ana's subscriptions",
         folders=(("Friends",), ("Friends", "Poets"), ("Tech",)),
@@ -49,8 +55,8 @@ def test_opml_2_0_nested_folders_become_group_paths():
 def test_opml_1_0_in_latin_1_reads_titles_and_site_urls():
     assert read_file("opml1_flat.opml") == OPMLImport(
         sources=(
-            FeedSource("http://cafe.example/rss.xml", "Café Scripting", "http://cafe.example/"),
-            FeedSource("http://dave.example/index.xml", "Dave's Log", "http://dave.example/"),
+            source("http://cafe.example/rss.xml", "Café Scripting", "http://cafe.example/"),
+            source("http://dave.example/index.xml", "Dave's Log", "http://dave.example/"),
         ),
         title="mySubscriptions",
     )
@@ -73,11 +79,11 @@ def test_title_comes_from_title_else_text(attributes, title):
 def test_odd_exporters_attribute_case_url_form_and_feed_scheme_are_understood():
     result = read_file("odd_exporters.opml")
     assert result.sources == (
-        FeedSource("https://lower.example/feed", "Lower case", "https://lower.example/"),
-        FeedSource("https://upper.example/feed", "Upper case", "https://upper.example/"),
-        FeedSource("https://url-form.example/rss", "Url attribute"),
-        FeedSource("http://feed-scheme.example/rss", "Feed scheme"),
-        FeedSource("https://feed-https.example/atom", "Feed scheme with https"),
+        source("https://lower.example/feed", "Lower case", "https://lower.example/"),
+        source("https://upper.example/feed", "Upper case", "https://upper.example/"),
+        source("https://url-form.example/rss", "Url attribute"),
+        source("http://feed-scheme.example/rss", "Feed scheme"),
+        source("https://feed-https.example/atom", "Feed scheme with https"),
     )
     assert result.title == "Odd"
 
@@ -95,8 +101,8 @@ def test_outlines_without_feed_url_and_non_http_urls_are_reported_as_skipped():
 def test_duplicate_urls_differing_in_case_or_trailing_slash_are_merged_and_counted():
     result = read_file("duplicates.opml")
     assert result.sources == (
-        FeedSource("https://ana.example/feed", "Ana", None, ("News",)),
-        FeedSource("https://bo.example/feed", "Bo", None, ("Elsewhere",)),
+        source("https://ana.example/feed", "Ana", None, ("News",)),
+        source("https://bo.example/feed", "Bo", None, ("Elsewhere",)),
     )
     assert result.duplicates == 2
     assert result.skipped == ()
@@ -127,7 +133,7 @@ def test_folders_deeper_than_max_depth_keep_their_feeds_in_the_deepest_allowed_f
 def test_bare_ampersand_is_repaired_with_a_note():
     result = read_file("bare_ampersand.opml")
     assert result.sources == (
-        FeedSource(
+        source(
             "https://money.example/rss?a=1&b=2",
             "Money & Markets",
             "https://money.example/",
@@ -246,7 +252,17 @@ SUBSCRIPTIONS = [
 
 
 def as_sources(subscriptions: list[Subscription]) -> set[FeedSource]:
-    return {FeedSource(s.feed.url, s.display_title, s.feed.site_url, s.group_path) for s in subscriptions}
+    return {
+        FeedSource(
+            s.feed.url,
+            s.display_title,
+            s.feed.site_url,
+            s.group_path,
+            person_key=f"person:{s.person_id}",
+            person_name=s.person_name,
+        )
+        for s in subscriptions
+    }
 
 
 def test_write_then_read_gives_the_same_urls_titles_site_urls_and_groups():
@@ -273,6 +289,8 @@ def test_written_file_is_opml_2_0_with_head_and_utf_8_declaration():
         "title": "Bo",
         "xmlUrl": "https://bo.example/rss",
         "htmlUrl": "https://bo.example/",
+        "{urn:causerie:opml}person": "person 2",
+        "{urn:causerie:opml}personKey": "2",
     }
 
 
@@ -285,14 +303,16 @@ def test_writing_escapes_ampersands_angle_brackets_and_quotes_in_titles():
     assert b"R&amp;D &lt;lab&gt;" in data
     assert b"?a=1&amp;b=2" in data
     assert b"<weekly>" not in data
-    assert read_opml(data).sources == (FeedSource("https://qa.example/feed?a=1&b=2", title, None, (group,)),)
+    assert read_opml(data).sources == (
+        FeedSource("https://qa.example/feed?a=1&b=2", title, None, (group,), "person:1", "person 1"),
+    )
 
 
 @pytest.mark.parametrize("bad", ["\x00", "\x07", "\x0b", "\x1b", "\ud800", "\ufffe"])
 def test_writing_drops_characters_xml_cannot_hold_so_the_file_reads_back(bad):
     subscriptions = [make_subscription("https://ctl.example/feed", title=f"Bell{bad} rings", group_path=(f"G{bad}",))]
     assert read_opml(write_opml(subscriptions)).sources == (
-        FeedSource("https://ctl.example/feed", "Bell rings", None, ("G",)),
+        FeedSource("https://ctl.example/feed", "Bell rings", None, ("G",), "person:1", "person 1"),
     )
 
 

@@ -1,5 +1,6 @@
 """People as the main object: their lifetime, merge/move/split/delete, activity, and mutes."""
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
@@ -306,3 +307,89 @@ def test_mutes_refuse_empty_phrases_and_unknown_ids(timeline):
     with pytest.raises(NotFoundError):
         timeline.remove_mute(999)
     assert timeline.add_mute("jardin").id == timeline.add_mute("jardin").id  # muting twice is once
+
+
+# -- OPML and people ----------------------------------------------------------------
+
+
+def people_of(store) -> dict[str, list[str]]:
+    """Person name → their feed URLs, sorted."""
+    found: dict[str, list[str]] = {}
+    for sub in store.list_subscriptions():
+        found.setdefault(sub.person_name, []).append(sub.feed.url)
+    return {name: sorted(urls) for name, urls in sorted(found.items())}
+
+
+def test_opml_import_groups_feeds_of_one_site_and_person_folders(store):
+    from reader.opml import read_opml
+
+    document = read_opml(
+        """<?xml version="1.0" encoding="utf-8"?>
+        <opml version="2.0" xmlns:causerie="urn:causerie:opml"><head><title>Abonnements</title></head><body>
+          <outline text="Amis">
+            <outline text="Zoé" causerie:person="Zoé Lefèvre">
+              <outline text="Carnet" xmlUrl="https://zoe.example/feed.xml"/>
+              <outline text="Photos" xmlUrl="https://photos.example/zoe/rss"/>
+            </outline>
+            <outline text="Le blog d’Ana" xmlUrl="https://ana.example/feed" htmlUrl="https://www.ana.example/"/>
+            <outline text="Ana, commentaires" xmlUrl="https://ana.example/comments/feed" htmlUrl="http://ana.example"/>
+          </outline>
+          <outline text="Medium A" xmlUrl="https://medium.example/feed/@a" htmlUrl="https://medium.example/@a"/>
+          <outline text="Medium B" xmlUrl="https://medium.example/feed/@b" htmlUrl="https://medium.example/@b"/>
+        </body></opml>""".encode()
+    )
+    report = store.add_feeds(document.sources)
+
+    assert report.added == 6
+    assert people_of(store) == {
+        "Le blog d’Ana": ["https://ana.example/comments/feed", "https://ana.example/feed"],
+        "Medium A": ["https://medium.example/feed/@a"],
+        "Medium B": ["https://medium.example/feed/@b"],
+        "Zoé Lefèvre": ["https://photos.example/zoe/rss", "https://zoe.example/feed.xml"],
+    }
+    # The person folder is not a group: Zoé's feeds are filed in "Amis".
+    assert {s.feed.url: s.group_path for s in store.list_subscriptions()}["https://zoe.example/feed.xml"] == ("Amis",)
+    assert person_of(store, "https://ana.example/feed").home_url == "https://www.ana.example/"
+
+
+def test_opml_export_then_import_keeps_people(store, config):
+    from reader.opml import read_opml, write_opml
+    from reader.store import LOCAL_USER, Store
+
+    store.add_feeds(
+        [
+            FeedSource(ANA, "Ana", group_path=("Amis",)),
+            FeedSource(ANA_NOTES, "Carnet", group_path=("Notes",)),
+            FeedSource(BO, "Journal"),
+            FeedSource("https://other.example/feed", "Journal"),  # another person, also "Journal"
+        ]
+    )
+    ana = person_of(store, ANA)
+    store.merge_people(ana.id, person_of(store, ANA_NOTES).id)
+    store.rename_person(ana.id, "Ana « la Poète » & Cie")
+    exported = people_of(store)
+
+    other = Store.open(config.db_path.replace(".sqlite", "-other.sqlite")).for_user(LOCAL_USER)
+    try:
+        other.add_feeds(read_opml(write_opml(store.list_subscriptions())).sources)
+        assert people_of(other) == exported
+        assert len(other.list_people()) == 3  # the two "Journal" people stay apart
+        # The names came from the file: the first fetch does not rename them.
+        assert not other.db.execute("SELECT count(*) FROM people WHERE is_auto_named = 1").fetchone()[0]
+        again = other.add_feeds(read_opml(write_opml(store.list_subscriptions())).sources)
+        assert (again.added, again.existing) == (0, 4) and len(other.list_people()) == 3
+    finally:
+        other.close()
+
+
+def test_a_new_feed_from_a_known_home_page_joins_its_person(store):
+    ana = store.add_person("Ana", home_url="https://ana.example/")
+    sub = store.add_feed(ANA_NOTES, site_url="https://www.ana.example")
+    assert sub.person_id == ana.id
+
+
+def test_a_bad_opml_file_imports_no_people(store):
+    sources = [FeedSource(ANA, "Ana", person_key="person:1", person_name="Ana"), FeedSource(None, "broken")]
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_feeds(sources)  # type: ignore[list-item]
+    assert store.list_people() == [] and store.list_subscriptions() == []

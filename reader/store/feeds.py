@@ -159,11 +159,15 @@ class FeedsMixin(Base):
             ],
         )
         # People we named from a URL or an OPML title take the feed's own name
-        # once we have it: its author if it says, else its title.
+        # once we have it (its author if it says, else its title), and its site
+        # as their home page if they have none. One statement for both.
         name = parsed.author_name or parsed.title
-        if name:
+        if name or parsed.site_url:
             self.db.execute(
-                "UPDATE people SET name = ?, is_auto_named = 0 WHERE is_auto_named = 1"
-                " AND id IN (SELECT person_id FROM subscriptions WHERE feed_id = ?)",
-                [name, feed_id],
+                "UPDATE people SET name = CASE WHEN is_auto_named = 1 AND :name IS NOT NULL THEN :name ELSE name END,"
+                " is_auto_named = CASE WHEN :name IS NOT NULL THEN 0 ELSE is_auto_named END,"
+                " home_url = coalesce(home_url, :site)"
+                " WHERE id IN (SELECT person_id FROM subscriptions WHERE feed_id = :feed)"
+                " AND (is_auto_named = 1 OR home_url IS NULL)",
+                {"name": name, "site": parsed.site_url, "feed": feed_id},
             )

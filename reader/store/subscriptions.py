@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from ..errors import FeedExistsError, FeedNotFoundError
 from ..models import Feed, FeedSource, Subscription
+from ..urls import site_key
 from .groups import GroupsMixin
 from .people import PeopleMixin
 from .rows import from_row, iso
@@ -22,7 +23,7 @@ class ImportReport:
 
 
 _SUBSCRIPTION_SQL = """
-    SELECT f.*, s.person_id, p.name AS person_name, s.title AS sub_title, s.group_id
+    SELECT f.*, s.person_id, p.name AS person_name, p.home_url AS person_home_url, s.title AS sub_title, s.group_id
     FROM subscriptions s JOIN feeds f ON f.id = s.feed_id JOIN people p ON p.id = s.person_id
 """
 
@@ -35,7 +36,7 @@ class SubscriptionsMixin(PeopleMixin, GroupsMixin):
     ) -> Subscription:
         """Subscribe to ``url``; raise ``FeedExistsError`` if already subscribed."""
         with self._transaction():
-            self._subscribe(FeedSource(url, title, site_url, group_path), datetime.now(UTC))
+            self._subscribe(FeedSource(url, title, site_url, group_path), datetime.now(UTC), self._people_by_site())
         return self.get_subscription(url)
 
     def add_feeds(self, sources: Iterable[FeedSource]) -> ImportReport:
@@ -47,9 +48,10 @@ class SubscriptionsMixin(PeopleMixin, GroupsMixin):
         added = existing = 0
         with self._transaction():
             groups_before = self._count_groups()
+            people = self._people_by_site()
             for source in sources:
                 try:
-                    self._subscribe(source, now)
+                    self._subscribe(source, now, people)
                     added += 1
                 except FeedExistsError:
                     existing += 1
@@ -59,7 +61,28 @@ class SubscriptionsMixin(PeopleMixin, GroupsMixin):
     def _count_groups(self) -> int:
         return self._value("SELECT count(*) FROM groups WHERE user_id = ?", [self.user_id])
 
-    def _subscribe(self, source: FeedSource, now: datetime) -> None:
+    def _people_by_site(self) -> dict[str, int]:
+        """The user's people by their home page's site: a new feed from that site is theirs too."""
+        rows = self._all("SELECT id, home_url FROM people WHERE user_id = ? AND home_url IS NOT NULL", [self.user_id])
+        return {"site:" + site_key(row["home_url"]): row["id"] for row in rows}
+
+    def _person_for(self, source: FeedSource, now: datetime, people: dict[str, int]) -> int:
+        """The person a new subscription belongs to: one the file or the site names, else someone new."""
+        keys = [source.person_key] if source.person_key else []
+        if source.site_url:
+            keys.append("site:" + site_key(source.site_url))
+        for key in keys:
+            if key in people:
+                return people[key]
+        # Named for now from what we know, and from the feed's author once
+        # fetched (feeds.py), unless the file named the person.
+        name = source.person_name or source.title or urlsplit(source.url).hostname or source.url
+        person_id = self._create_person(name, now, auto_named=source.person_name is None, home_url=source.site_url)
+        for key in keys:
+            people.setdefault(key, person_id)
+        return person_id
+
+    def _subscribe(self, source: FeedSource, now: datetime, people: dict[str, int]) -> None:
         feed_id = self._value("SELECT id FROM feeds WHERE url = ?", [source.url])
         if feed_id is None:
             feed_id = self._insert(
@@ -68,9 +91,7 @@ class SubscriptionsMixin(PeopleMixin, GroupsMixin):
             )
         elif self._one("SELECT 1 FROM subscriptions WHERE user_id = ? AND feed_id = ?", [self.user_id, feed_id]):
             raise FeedExistsError(source.url)
-        # A new feed gets a new person, named for now from what we know, and
-        # from the feed's author once fetched (feeds.py, _save_feed_state).
-        person_id = self._create_person(source.title or urlsplit(source.url).hostname or source.url, now)
+        person_id = self._person_for(source, now, people)
         group_id = self._ensure_group(source.group_path, now)
         self.db.execute(
             "INSERT INTO subscriptions (user_id, feed_id, person_id, group_id, title, created_at)"
