@@ -62,6 +62,8 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
         author_name=feed_author.name if feed_author else None,
         entries=entries,
         warnings=tuple(warnings),
+        author_email=feed_author.email if feed_author else None,
+        author_url=feed_author.url if feed_author else None,
     )
 
 

@@ -176,6 +176,8 @@ def m002_people_channels_mutes_conversations(db: Database) -> None:
             found_at TEXT NOT NULL,
             is_verified INTEGER NOT NULL DEFAULT 0,
             verified_at TEXT,
+            -- A found channel the user removed: kept so discovery does not bring it back.
+            is_dismissed INTEGER NOT NULL DEFAULT 0,
             UNIQUE (person_id, kind, value)
         );
         CREATE INDEX channels_user ON channels(user_id);
@@ -207,6 +209,10 @@ def m002_people_channels_mutes_conversations(db: Database) -> None:
         );
         CREATE INDEX conversations_user ON conversations(user_id, started_at DESC);
         CREATE INDEX conversations_person ON conversations(person_id, started_at DESC);
+
+        -- The feed's own author, where ways to reach its person are found.
+        ALTER TABLE feeds ADD COLUMN author_email TEXT;
+        ALTER TABLE feeds ADD COLUMN author_url TEXT;
 
         -- Per-user choices.
         ALTER TABLE users ADD COLUMN show_avatars INTEGER NOT NULL DEFAULT 0;

@@ -83,6 +83,9 @@ class ParsedFeed:
     author_name: str | None = None
     entries: tuple[ParsedEntry, ...] = ()
     warnings: tuple[str, ...] = ()  # degraded input we carried on with
+    # The feed's own author (RSS managingEditor/itunes:owner, Atom author, JSON Feed authors[0]).
+    author_email: str | None = None
+    author_url: str | None = None
 
 
 @dataclass(frozen=True)

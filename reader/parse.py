@@ -122,13 +122,16 @@ def _parse_xml(content: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
             warnings.append(f"entry {index} skipped: {exc!r}")
     if d.get("entries") and not entries:
         raise ParseError(url, "every entry was unreadable")
+    author_name, author_email = _author(feed)
     return ParsedFeed(
         url=url,
         title=_text(feed.get("title_detail"), feed.get("title")),
         site_url=http_url(feed.get("link"), url),
-        author_name=_author(feed)[0],
+        author_name=author_name,
         entries=tuple(entries),
         warnings=tuple(warnings),
+        author_email=author_email,
+        author_url=http_url((feed.get("author_detail") or {}).get("href"), url),
     )
 
 
@@ -310,6 +313,8 @@ def _finish(parsed: ParsedFeed) -> ParsedFeed:
         author_name=_cap(repair_text(parsed.author_name), MAX_NAME),
         entries=tuple(entries),
         warnings=parsed.warnings,
+        author_email=_cap(repair_text(parsed.author_email), MAX_NAME),
+        author_url=_storable_url(parsed.author_url),
     )
 
 

@@ -29,6 +29,7 @@ def test_full_1_1_feed_resolves_relative_urls_and_maps_every_field():
         title="Ana's Notebook",
         site_url="https://ana.example/",
         author_name="Ana",
+        author_email="ana@ana.example",
         entries=(
             ParsedEntry(
                 guid="tag:ana.example,2024:1",

@@ -141,13 +141,16 @@ class FeedsMixin(Base):
     ) -> None:
         self.db.execute(
             "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), author_name = ?,"
-            " etag = ?, last_modified = ?, body_hash = ?, status = 'ok', http_status = ?, last_error = NULL,"
-            " error_count = 0, last_fetched_at = ?, last_success_at = ?, next_fetch_at = ?, wait_until = NULL"
+            " author_email = ?, author_url = ?, etag = ?, last_modified = ?, body_hash = ?, status = 'ok',"
+            " http_status = ?, last_error = NULL, error_count = 0, last_fetched_at = ?, last_success_at = ?,"
+            " next_fetch_at = ?, wait_until = NULL"
             " WHERE id = ?",
             [
                 parsed.title,
                 parsed.site_url,
                 parsed.author_name,
+                parsed.author_email,
+                parsed.author_url,
                 fetched.etag,
                 fetched.last_modified,
                 body_hash,

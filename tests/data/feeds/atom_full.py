@@ -11,6 +11,8 @@ EXPECTED = ParsedFeed(
     title="Bea writes",
     site_url=BASE,  # href="./" against xml:base, not against URL
     author_name="Bea Santos",
+    author_email="bea@bea.example",
+    author_url="https://bea.example/about",
     entries=(
         ParsedEntry(
             guid="tag:bea.example,2024:1",

@@ -12,6 +12,7 @@ EXPECTED = ParsedFeed(
     # <managingEditor> "email (Name)"; ".example" is longer than the four
     # letters feedparser's email pattern allows for a top-level domain.
     author_name="Ana Lima",
+    author_email="ana@ana.example",  # <managingEditor>
     entries=(
         ParsedEntry(
             guid="tag:ana.example,2024:post-1",  # isPermaLink="false": an id, not a link
