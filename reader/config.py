@@ -48,6 +48,19 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _host_table(value: str) -> tuple[tuple[str, str], ...]:
+    """ "ana.example=127.0.0.1,bo.example=::1": names answered without DNS."""
+    pairs = []
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        name, sep, address = item.strip().partition("=")
+        if not sep or not name or not address:
+            raise ValueError("expected name=address pairs, separated by commas")
+        pairs.append((name.strip().lower(), address.strip()))
+    return tuple(pairs)
+
+
 SETTINGS = (
     Setting("READER_DB", "db_path", None, str, "SQLite database file"),
     Setting("READER_OPML", "opml_path", "feeds.opml", str, "subscriptions a new install starts from"),
@@ -60,6 +73,7 @@ SETTINGS = (
     Setting("READER_PARSE_WORKERS", "parse_workers", 0, _non_negative_int, "parser processes (0: in-process)"),
     Setting("READER_PARSE_TIME_BUDGET", "parse_time_budget", 10.0, _positive_float, "seconds to parse one document"),
     Setting("READER_SECRET_KEY", "secret_key", DEV_SECRET_KEY, str, "signs the web app's sessions"),
+    Setting("READER_RESOLVE", "resolve", (), _host_table, "host names answered without DNS (name=address,…)"),
 )
 
 
@@ -76,6 +90,7 @@ class Config:
     parse_workers: int = 0
     parse_time_budget: float = 10.0
     secret_key: str = DEV_SECRET_KEY
+    resolve: tuple[tuple[str, str], ...] = ()
 
 
 def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -> Config:

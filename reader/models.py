@@ -271,3 +271,38 @@ class Mute:
     id: int
     phrase: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class FoundChannel:
+    """A way to reach someone that discovery found (or the user typed), before it is stored."""
+
+    kind: str
+    value: str  # canonical (channels.parse_channel)
+    source: str  # user | feed | home_page | profile
+    source_url: str | None = None  # the document it was found in
+    is_verified: bool = False  # a rel="me" profile that links back to the person's home page
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: int
+    person_id: int
+    kind: str
+    value: str
+    label: str | None
+    source: str
+    source_url: str | None
+    found_at: datetime
+    is_verified: bool
+    verified_at: datetime | None
+    is_preferred: bool = False
+
+
+@dataclass(frozen=True)
+class ReachSources:
+    """What is already known about where a person can be reached, before anything is fetched."""
+
+    home_urls: tuple[str, ...]  # the person's home page, then their feeds' sites
+    feed_emails: tuple[str, ...]  # the feeds' own and their posts' author addresses
+    feed_author_urls: tuple[str, ...]

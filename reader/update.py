@@ -53,6 +53,7 @@ def fetch_settings(config: Config) -> FetchSettings:
         user_agent=config.user_agent or defaults.user_agent,
         workers=config.fetch_workers,
         per_host=config.fetch_per_host,
+        resolve=config.resolve,
     )
 
 

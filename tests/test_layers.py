@@ -33,6 +33,8 @@ RANKS = {
     "discover": 2,
     "opml": 2,
     "parse": 3,  # uses jsonfeed and sanitize
+    "channels": 2,
+    "homepage": 2,
     # storage: rows, then one module per aggregate, then the Store facade
     "store.rows": 10,
     "store.groups": 11,
@@ -41,12 +43,14 @@ RANKS = {
     "store.people": 12,  # the people page filters by group
     "store.entries": 12,  # timelines filter by group and leave mutes out
     "store.search": 13,
+    "store.channels": 13,
     "store.feeds": 13,  # storing a fetch writes entries
-    "store.subscriptions": 13,
-    "store": 14,
+    "store.subscriptions": 14,  # subscribing creates people; deleting a person unsubscribes
+    "store": 15,
     # the pipeline, and what runs on it
     "update": 20,
     "subscribe": 21,  # discovery runs on the pipeline
+    "reach": 21,  # so does looking for ways to reach people
     # the web: shared helpers, one blueprint a module, then the factory
     "web.pages": 30,
     "web.timeline": 31,
@@ -59,6 +63,7 @@ RANKS = {
 # third-party library → the only modules that may import it
 OWNERS = {
     "feedparser": {"parse"},
+    "mf2py": {"homepage"},
     "bleach": {"sanitize"},
     "sqlite_utils": {"migrations", *(name for name in RANKS if name == "store" or name.startswith("store."))},
     "aiohttp": {"fetch"},

@@ -393,3 +393,71 @@ def test_a_bad_opml_file_imports_no_people(store):
     with pytest.raises(sqlite3.IntegrityError):
         store.add_feeds(sources)  # type: ignore[list-item]
     assert store.list_people() == [] and store.list_subscriptions() == []
+
+
+# -- channels ---------------------------------------------------------------------
+
+
+def test_typed_channels_are_parsed_ordered_private_first_and_one_is_preferred(store):
+    from reader.channels import InvalidChannelError
+
+    ana = store.add_person("Ana")
+    store.add_channel(ana.id, "bluesky", "@ana.bsky.social")
+    mail = store.add_channel(ana.id, "email", " Ana@Ana.Example ", label="perso")
+    signal = store.add_channel(ana.id, "signal", "+33 6 12 34 56 78")
+    with pytest.raises(InvalidChannelError, match="not a Matrix address"):
+        store.add_channel(ana.id, "matrix", "ana@matrix.org")
+
+    assert [(c.kind, c.value) for c in store.list_channels(ana.id)] == [
+        ("email", "Ana@ana.example"),
+        ("signal", "+33612345678"),
+        ("bluesky", "ana.bsky.social"),
+    ]
+    assert (mail.source, mail.label, mail.is_verified) == ("user", "perso", False)
+    store.set_preferred_channel(ana.id, signal.id)
+    assert [c.kind for c in store.list_channels(ana.id) if c.is_preferred] == ["signal"]
+    assert store.get_person(ana.id).preferred_channel_id == signal.id
+
+    store.remove_channel(signal.id)
+    assert store.get_person(ana.id).preferred_channel_id is None
+    assert "signal" not in [c.kind for c in store.list_channels(ana.id)]
+
+
+def test_editing_a_channel_makes_it_the_users_and_refuses_bad_values(store):
+    from reader.channels import InvalidChannelError
+    from reader.models import FoundChannel
+
+    ana = store.add_person("Ana")
+    store.record_found_channels(
+        ana.id, [FoundChannel("email", "old@ana.example", "feed", "https://ana.example/feed")], NOW
+    )
+    [found] = store.list_channels(ana.id)
+    assert (found.source, found.source_url) == ("feed", "https://ana.example/feed")
+
+    edited = store.update_channel(found.id, text="new@ana.example", label="travail")
+    assert (edited.value, edited.source, edited.label) == ("new@ana.example", "user", "travail")
+    with pytest.raises(InvalidChannelError):
+        store.update_channel(found.id, text="not an address")
+    store.add_channel(ana.id, "email", "other@ana.example")
+    with pytest.raises(InvalidInputError, match="already listed"):
+        store.update_channel(found.id, text="other@ana.example")
+
+
+def test_channels_belong_to_their_user(store):
+    from reader.errors import NotFoundError
+
+    ana = store.add_person("Ana")
+    channel = store.add_channel(ana.id, "email", "ana@ana.example")
+    bea = store.for_user(store.add_user("bea").id)
+    mine = bea.add_person("Moi")
+    for call in (
+        lambda: bea.get_channel(channel.id),
+        lambda: bea.remove_channel(channel.id),
+        lambda: bea.update_channel(channel.id, label="x"),
+        lambda: bea.set_preferred_channel(mine.id, channel.id),
+        lambda: bea.list_channels(ana.id),
+        lambda: bea.add_channel(ana.id, "email", "x@y.example"),
+    ):
+        with pytest.raises(NotFoundError):
+            call()
+    assert [c.value for c in store.list_channels(ana.id)] == ["ana@ana.example"]

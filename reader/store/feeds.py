@@ -42,6 +42,18 @@ class FeedsMixin(Base):
             sql += " AND (f.next_fetch_at IS NULL OR f.next_fetch_at <= :now)"
         return [from_row(Feed, row) for row in self._all(sql + " ORDER BY f.id", {"now": iso(now)})]
 
+    def people_following(self, feed_urls: list[str]) -> list[tuple[int, int]]:
+        """(user id, person id) of everyone whose person those feeds are: for work done after a fetch."""
+        if not feed_urls:
+            return []
+        marks = ", ".join("?" for _ in feed_urls)
+        rows = self._all(
+            f"SELECT DISTINCT s.user_id, s.person_id FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
+            f" WHERE f.url IN ({marks}) ORDER BY s.user_id, s.person_id",
+            feed_urls,
+        )
+        return [(row["user_id"], row["person_id"]) for row in rows]
+
     def count_entries(self, feed_url: str | None = None) -> int:
         """How many entries are stored, of one feed or of all (a figure for tests and benchmarks)."""
         if feed_url is None:

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from ..errors import FeedExistsError, FeedNotFoundError
 from ..models import Feed, FeedSource, Subscription
 from ..urls import site_key
+from .channels import ChannelsMixin
 from .groups import GroupsMixin
-from .people import PeopleMixin
 from .rows import from_row, iso
 
 
@@ -28,7 +28,7 @@ _SUBSCRIPTION_SQL = """
 """
 
 
-class SubscriptionsMixin(PeopleMixin, GroupsMixin):
+class SubscriptionsMixin(ChannelsMixin, GroupsMixin):
     user_id: int
 
     def add_feed(
