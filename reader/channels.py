@@ -301,3 +301,14 @@ def profile_url(kind: str, value: str) -> str | None:
     if kind in ("contact", "webmention"):
         return value
     return None
+
+
+def display_value(kind: str, value: str) -> str:
+    """A channel as people read it: international domains in their own letters."""
+    if kind in ("email", "xmpp") and "@" in value:
+        local, domain = value.rsplit("@", 1)
+        try:
+            return f"{local}@{domain.encode('ascii').decode('idna')}"
+        except UnicodeError:
+            return value
+    return value

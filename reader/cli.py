@@ -13,6 +13,7 @@ from .config import Config, load_config
 from .errors import ReaderError
 from .models import UpdateResult
 from .opml import read_opml, write_opml
+from .reach import ReachReport, find_channels, find_channels_after_fetch
 from .store import LOCAL_USER, Store, UserStore
 from .subscribe import fetch_new_subscription, subscribe
 from .update import select_feeds, update_feeds, utc_now
@@ -100,6 +101,8 @@ def add(ctx: click.Context, url: str, group: str | None, title: str | None, no_f
         click.echo(f"  the page also offers {other}")
     if not no_fetch:
         click.echo(_describe(fetch_new_subscription(store, _config(ctx), sub, found)))
+        report = find_channels(store, _config(ctx), sub.person_id)
+        click.echo(_describe_reach(report))
 
 
 @main.command("list")
@@ -146,6 +149,11 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
     for result in results:
         if result.error:
             click.echo(f"  {result.url}: {result.error}")
+    # New feeds: look for ways to reach the people who write them.
+    reports = find_channels_after_fetch(store, _config(ctx), feeds, results)
+    if reports:
+        found = sum(report.new for report in reports)
+        click.echo(f"looked for ways to reach {len(reports)} new people: {found} found")
 
 
 @main.command()
@@ -215,6 +223,12 @@ def _summary(results: list[UpdateResult]) -> str:
         f"{len(results)} feeds: {count['ok']} fetched, {count['not_modified'] + count['unchanged']} unchanged,"
         f" {count['error'] + count['gone']} errors; {new} new entries, {updated} updated"
     )
+
+
+def _describe_reach(report: ReachReport) -> str:
+    ways = ", ".join(f"{channel.kind} {channel.value}" for channel in report.found) or "none"
+    text = f"ways to reach them: {ways}"
+    return "\n".join([text, *(f"  note: {note}" for note in report.notes)])
 
 
 def _describe(result: UpdateResult) -> str:

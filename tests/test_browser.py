@@ -475,7 +475,13 @@ def test_following_a_page_that_announces_its_feed_subscribes_and_fetches_it(page
     page.locator("#add-group").fill("Friends/Gardeners")
     page.get_by_role("button", name="Follow").click()
 
-    expect(page.locator(".flash")).to_have_text(f"Subscribed to {feed_url} (announced by the page); 2 entries fetched.")
+    # Following someone lands on their page: their posts, and the ways to reach them.
+    expect(page.locator(".flash").first).to_have_text(
+        f"Subscribed to {feed_url} (announced by the page); 2 entries fetched."
+    )
+    expect(page.locator("h1")).to_have_text("Carol Diaz")
+    assert _titles(page) == ["Gardens in April", "Gardens in March"]
+    page.goto("/subscriptions/")
     row = page.locator("table.health tbody tr", has_text="Carol Diaz")
     expect(row).to_contain_text("Friends / Gardeners")
     expect(row.locator(".status")).to_have_text("ok (200)")

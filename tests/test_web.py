@@ -269,7 +269,9 @@ def test_no_get_changes_user_state(app, client, filled):
     """Every route of the app, asked with GET and state-changing-looking parameters, leaves what users own as it was."""
     eid = entry_id(filled, "Egrets")
     sub = filled.get_subscription(BEA)
+    channel = filled.add_channel(sub.person_id, "email", "bea@bea.example")
     ids = {"entry_id": eid, "person_id": sub.person_id, "feed_id": sub.feed.id, "group_id": sub.group_id, "mute_id": 1}
+    ids["channel_id"] = channel.id
     filled.add_mute("heron")
     before = user_state(filled)
     visited = 0

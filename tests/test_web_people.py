@@ -157,3 +157,63 @@ def test_pictures_of_people_load_only_once_the_user_opts_in(client, people):
 def test_a_bad_fediverse_server_is_refused(client, people):
     page = client.post("/settings", data={"fediverse_instance": "javascript:alert(1)"}, follow_redirects=True).text
     assert "Not saved" in page and people.get_settings().fediverse_instance is None
+
+
+# -- ways to reach them ------------------------------------------------------------------
+
+
+@pytest.fixture
+def config(config):
+    from dataclasses import replace
+
+    return replace(config, resolve=(("ana.example", "127.0.0.1"),), fetch_timeout=5.0)
+
+
+def test_adding_editing_preferring_and_removing_a_channel(client, people):
+    ana = pid(people, ANA)
+    page = client.post(f"/people/{ana}/channels", data={"kind": "matrix", "value": "ana@matrix"}, follow_redirects=True)
+    assert "Not added: not a Matrix address" in page.text and "@ana:matrix.org" in page.text  # the example
+    client.post(f"/people/{ana}/channels", data={"kind": "email", "value": "ana@café.example", "label": "perso"})
+    client.post(f"/people/{ana}/channels", data={"kind": "signal", "value": "+33 6 12 34 56 78"})
+    html = client.get(f"/people/{ana}").text
+    assert "ana@café.example" in html and "(perso)" in html and "+33612345678" in html and "typed by you" in html
+
+    email, signal = people.list_channels(ana)
+    client.post(f"/people/{ana}/preferred", data={"channel": signal.id})
+    assert people.get_person(ana).preferred_channel_id == signal.id
+    client.post(f"/people/channels/{email.id}/edit", data={"value": "ana@ana.example", "label": ""})
+    assert people.get_channel(email.id).value == "ana@ana.example"
+    bad = client.post(f"/people/channels/{email.id}/edit", data={"value": "nope"}, follow_redirects=True)
+    assert "Not saved" in bad.text and people.get_channel(email.id).value == "ana@ana.example"
+    client.post(f"/people/channels/{signal.id}/remove")
+    assert [c.kind for c in people.list_channels(ana)] == ["email"]
+    assert people.get_person(ana).preferred_channel_id is None
+
+
+def test_looking_for_ways_to_reach_someone_from_their_page(client, people, feed_server):
+    ana = pid(people, ANA)
+    home = feed_server.route(
+        "/",
+        body=b'<html><link rel="me" href="xmpp:ana@jabber.example"><a href="mailto:ana@ana.example">m</a></html>',
+        headers={"content-type": "text/html"},
+    )
+    people.update_person(ana, home_url=home.replace("127.0.0.1", "ana.example"))
+
+    page = client.post(f"/people/{ana}/discover", follow_redirects=True).text
+
+    assert "Found 2 new ways to reach them." in page
+    assert {(c.kind, c.value) for c in people.list_channels(ana)} == {
+        ("xmpp", "ana@jabber.example"),
+        ("email", "ana@ana.example"),
+    }
+    again = client.post(f"/people/{ana}/discover", follow_redirects=True).text
+    assert "Nothing new" in again
+
+
+def test_a_home_page_that_cannot_be_read_is_a_note_not_an_error_page(client, people, feed_server):
+    ana = pid(people, ANA)
+    feed_server.route("/gone", status=410, body=b"gone")
+    people.update_person(ana, home_url=feed_server.url("/gone", host="ana.example"))
+    response = client.post(f"/people/{ana}/discover", follow_redirects=True)
+    assert response.status_code == 200
+    assert "could not be read: HTTP 410" in response.text and people.list_channels(ana) == []

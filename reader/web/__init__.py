@@ -17,6 +17,7 @@ from flask import Flask, render_template, request
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
+from ..channels import display_value
 from ..config import DEV_SECRET_KEY, Config, load_config
 from ..errors import FeedExistsError, InvalidFeedURLError, InvalidInputError, NotFoundError, OPMLError, StorageError
 from ..models import MATCH_END, MATCH_START
@@ -137,6 +138,7 @@ def _register_filters(app: Flask) -> None:
     app.add_template_filter(highlight)
     app.add_template_filter(lambda item: format_cursor(item.position), "cursor")
     app.add_template_filter(activity_path)
+    app.add_template_filter(lambda channel: display_value(channel.kind, channel.value), "channel_value")
 
 
 def timeago(moment: datetime | None, now: datetime | None = None) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, current_app, g, redirect, render_template, request
 
+from ..channels import KINDS, SOURCES
 from ..config import Config
 from ..errors import InvalidInputError
 from ..models import Group, Person, Position
@@ -102,6 +103,9 @@ def render_timeline(title: str, *, person: Person | None = None, group: Group | 
         sidebar_people=SIDEBAR_PEOPLE,
         person_feeds=store.list_subscriptions(person_id=person.id) if person else [],
         latest_post_at=store.latest_post_at(person.id) if person else None,
+        channels=store.list_channels(person.id) if person else [],
+        kinds=KINDS,
+        sources=SOURCES,
         settings=store.get_settings(),
     )
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..errors import InvalidInputError
-from .pages import done, get_store, render_timeline
+from ..reach import find_channels
+from .pages import done, get_config, get_store, render_timeline
 
 blueprint = Blueprint("people", __name__)
 
@@ -128,6 +129,70 @@ def split_feed(feed_id: int):
     person = get_store().split_feed(feed_id)
     flash(f"The feed is now {person.name}’s own.")
     return redirect(url_for("people.person", person_id=person.id), code=303)
+
+
+# -- ways to reach them -----------------------------------------------------------
+
+
+@blueprint.post("/people/<int:person_id>/channels")
+def add_channel(person_id: int):
+    form = request.form
+    try:
+        channel = get_store().add_channel(
+            person_id, form.get("kind", ""), form.get("value", ""), label=form.get("label")
+        )
+    except InvalidInputError as exc:
+        flash(f"Not added: {exc}", "error")
+    else:
+        flash(f"Added {channel.value}.")
+    return done(url_for("people.person", person_id=person_id) + "#reach")
+
+
+@blueprint.post("/people/channels/<int:channel_id>/edit")
+def edit_channel(channel_id: int):
+    store = get_store()
+    channel = store.get_channel(channel_id)
+    try:
+        store.update_channel(channel_id, text=request.form.get("value"), label=request.form.get("label"))
+    except InvalidInputError as exc:
+        flash(f"Not saved: {exc}", "error")
+    else:
+        flash("Saved.")
+    return done(url_for("people.person", person_id=channel.person_id) + "#reach")
+
+
+@blueprint.post("/people/channels/<int:channel_id>/remove")
+def remove_channel(channel_id: int):
+    store = get_store()
+    channel = store.get_channel(channel_id)
+    store.remove_channel(channel_id)
+    flash(f"Removed {channel.value}.")
+    return done(url_for("people.person", person_id=channel.person_id) + "#reach")
+
+
+@blueprint.post("/people/<int:person_id>/preferred")
+def prefer_channel(person_id: int):
+    channel_id = request.form.get("channel", type=int)
+    get_store().set_preferred_channel(person_id, channel_id)
+    flash("Replies go there first." if channel_id else "No preferred channel: private ones come first.")
+    return done(url_for("people.person", person_id=person_id) + "#reach")
+
+
+@blueprint.post("/people/<int:person_id>/discover")
+def discover(person_id: int):
+    """Look for ways to reach them now: their feeds, their home page, their profiles."""
+    store = get_store()
+    store.get_person(person_id)
+    report = find_channels(store, get_config(), person_id)
+    if report.new:
+        flash(f"Found {report.new} new {'way' if report.new == 1 else 'ways'} to reach them.")
+    elif report.found:
+        flash("Nothing new: what they list is here already.")
+    else:
+        flash("Found no way to reach them on their home page or in their feeds.")
+    for note in report.notes:
+        flash(note[:1].upper() + note[1:] + ".", "error")
+    return done(url_for("people.person", person_id=person_id) + "#reach")
 
 
 # -- mutes ----------------------------------------------------------------------

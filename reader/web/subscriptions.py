@@ -8,6 +8,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 
 from ..errors import FeedExistsError, FetchError, InvalidFeedURLError, OPMLError
 from ..opml import read_opml, write_opml
+from ..reach import find_channels, find_channels_after_fetch
 from ..subscribe import fetch_new_subscription, subscribe
 from ..update import update_feeds
 from .pages import done, get_config, get_store, group_path
@@ -42,7 +43,10 @@ def add():
     else:
         new = result.new
         flash(f"Subscribed to {found.url} ({found.how}); {new} {'entry' if new == 1 else 'entries'} fetched.")
-    return redirect(url_for("subscriptions.index"), code=303)
+        report = find_channels(get_store(), get_config(), sub.person_id)
+        if report.found:
+            flash(f"Found {len(report.found)} {'way' if len(report.found) == 1 else 'ways'} to reach them.")
+    return redirect(url_for("people.person", person_id=sub.person_id), code=303)
 
 
 @blueprint.post("/import")
@@ -79,6 +83,7 @@ def refresh(feed_id: int):
     store = get_store()
     sub = store.get_subscription_by_feed_id(feed_id)
     [result] = list(update_feeds(store, get_config(), [sub.feed]))
+    find_channels_after_fetch(store, get_config(), [sub.feed], [result])
     if result.error:
         flash(f"{sub.display_title}: {result.error}", "error")
     else:
