@@ -16,7 +16,7 @@ from .opml import read_opml, write_opml
 from .reach import ReachReport, find_channels, find_channels_after_fetch
 from .store import LOCAL_USER, Store, UserStore
 from .subscribe import fetch_new_subscription, subscribe
-from .update import select_feeds, update_feeds, utc_now
+from .update import select_feeds, update_comment_feeds, update_feeds, utc_now
 
 
 def _config(ctx: click.Context) -> Config:
@@ -149,6 +149,12 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
     for result in results:
         if result.error:
             click.echo(f"  {result.url}: {result.error}")
+    # Watched threads whose comment feed is due.
+    threads = store.list_comment_feeds_to_fetch(utc_now()) if not urls else []
+    if threads:
+        checked = list(update_comment_feeds(store, _config(ctx), threads))
+        new_comments = sum(result.new for result in checked)
+        click.echo(f"{len(checked)} watched threads checked: {new_comments} new comments")
     # New feeds: look for ways to reach the people who write them.
     reports = find_channels_after_fetch(store, _config(ctx), feeds, results)
     if reports:

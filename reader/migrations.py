@@ -214,6 +214,49 @@ def m002_people_channels_mutes_conversations(db: Database) -> None:
         ALTER TABLE feeds ADD COLUMN author_email TEXT;
         ALTER TABLE feeds ADD COLUMN author_url TEXT;
 
+        -- Comment feeds (wfw:commentRss, Atom rel="replies") and their comments:
+        -- shared like feeds and entries, fetched once for everyone who opens the post.
+        CREATE TABLE comment_feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            status TEXT NOT NULL DEFAULT 'new',
+            last_error TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            last_fetched_at TEXT,
+            next_fetch_at TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE comments (
+            id INTEGER PRIMARY KEY,
+            comment_feed_id INTEGER NOT NULL REFERENCES comment_feeds(id) ON DELETE CASCADE,
+            guid TEXT NOT NULL,
+            author_name TEXT,
+            author_url TEXT,
+            link TEXT,
+            content TEXT,
+            content_html TEXT,
+            base_url TEXT,
+            published_at TEXT,
+            first_seen_at TEXT NOT NULL,
+            sort_at TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            UNIQUE (comment_feed_id, guid)
+        );
+        CREATE INDEX comments_thread ON comments(comment_feed_id, sort_at, id);
+
+        -- Threads a user watches: the post's comment feed is polled, and comments
+        -- newer than the user's last visit are marked.
+        CREATE TABLE watches (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            last_visit_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, entry_id)
+        ) WITHOUT ROWID;
+
         -- Per-user choices.
         ALTER TABLE users ADD COLUMN show_avatars INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE users ADD COLUMN fediverse_instance TEXT;

@@ -306,3 +306,57 @@ class ReachSources:
     home_urls: tuple[str, ...]  # the person's home page, then their feeds' sites
     feed_emails: tuple[str, ...]  # the feeds' own and their posts' author addresses
     feed_author_urls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A reply the user says they wrote: to whom, about which post, by which channel, and how it stands."""
+
+    id: int
+    person_id: int
+    person_name: str
+    entry_id: int | None  # None once the post is gone; its title and address stay
+    entry_url: str | None
+    entry_title: str | None
+    channel_kind: str
+    channel_value: str | None
+    started_at: datetime
+    status: str  # waiting | answered | closed
+    note: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CommentFeed:
+    """A post's comment feed, fetched through the same pipeline as feeds."""
+
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    status: str  # new | ok | error
+    last_error: str | None
+    error_count: int
+    last_fetched_at: datetime | None
+    next_fetch_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    author_name: str | None
+    author_url: str | None
+    link: str | None
+    published_at: datetime | None
+    sort_at: datetime
+    is_new: bool = False  # newer than the user's last visit to a watched thread
+
+
+@dataclass(frozen=True)
+class WatchedThread:
+    entry_id: int
+    entry_title: str | None
+    person_name: str
+    last_visit_at: datetime
+    new_comments: int

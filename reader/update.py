@@ -25,7 +25,7 @@ from .budget import TIME_BUDGET, time_budget
 from .config import Config
 from .errors import FetchError, ParseError, ReaderError
 from .fetch import FetchRequest, FetchSettings, fetch_all
-from .models import EntryDerived, Feed, FetchResult, ParsedEntry, PreparedFeed, UpdateResult
+from .models import CommentFeed, EntryDerived, Feed, FetchResult, ParsedEntry, PreparedFeed, UpdateResult
 from .parse import parse_feed
 from .sanitize import excerpt, to_text
 from .store import Store
@@ -266,6 +266,54 @@ def _store_parsed(store: Store, feed: Feed, done: Done[Feed], now: datetime, nex
         url = fetched.permanent_url
     saved = store.save_update(feed.id, prepared, fetched, now, next_fetch_at, body_hash=done.body_hash)
     return UpdateResult(url, "ok", new=saved.new, updated=saved.updated)
+
+
+# -- comment feeds ---------------------------------------------------------------
+
+
+def update_comment_feeds(
+    store: Store,
+    config: Config,
+    comment_feeds: list[CommentFeed],
+    *,
+    fetch: FetchAll = fetch_all,
+    now: Callable[[], datetime] = utc_now,
+) -> Iterator[UpdateResult]:
+    """Fetch and store comment feeds: the same fetcher, caps and parse time budget as feeds."""
+    return run(comment_feeds, CommentSink(store, config), config, fetch=fetch, now=now)
+
+
+@dataclass(frozen=True)
+class CommentSink:
+    """Stores a post's comments; an error is kept on the comment feed, and the post is never delayed."""
+
+    store: Store
+    config: Config
+
+    @property
+    def prepare(self) -> Callable:
+        return prepare_feed
+
+    def finish(self, done: Done[CommentFeed], now: datetime) -> UpdateResult:
+        thread = done.job
+        next_fetch_at = now + timedelta(minutes=self.config.update_interval)
+        try:
+            if done.error is not None:
+                raise done.error
+            if done.prepared is None:
+                self.store.record_comments_not_modified(thread.id, done.response, now, next_fetch_at)
+                return UpdateResult(thread.url, "not_modified")
+            new = self.store.save_comments(
+                thread.id, done.prepared, done.response, now, next_fetch_at, body_hash=done.body_hash
+            )
+        except ReaderError as exc:
+            message = _message(exc, thread.url)
+            wait = backoff(thread.error_count + 1)
+            self.store.record_comments_error(thread.id, message, now, max(next_fetch_at, now + wait))
+            log.warning("updated comments=%s status=error error=%s", thread.url, message)
+            return UpdateResult(thread.url, "error", error=message)
+        log.info("updated comments=%s status=ok new=%d", thread.url, new)
+        return UpdateResult(thread.url, "ok", new=new)
 
 
 def prepare_feed(content: bytes, url: str, headers: dict[str, str]) -> PreparedFeed:

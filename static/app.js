@@ -91,7 +91,48 @@
 
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-close-help]") || event.target === help) toggleHelp(false);
+    // A reply link opens the user's app (or a new tab); this tab then goes to the
+    // reply page, which asks "Did you write to them?". Without this script the
+    // menu links to that page.
+    const reply = event.target.closest("a[data-reply-page]");
+    if (reply && !event.defaultPrevented && event.button === 0) {
+      const next = reply.dataset.replyPage;
+      window.setTimeout(() => location.assign(next), 400);
+    }
   });
+
+  // Comments being fetched in the background: ask for the section again until they are in.
+  function watchComments(section, tries) {
+    const url = section.dataset.pending;
+    if (!url || tries <= 0) return;
+    window.setTimeout(() => {
+      fetch(url, { credentials: "same-origin" })
+        .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+        .then((html) => {
+          const holder = document.createElement("div");
+          holder.innerHTML = html; // our own server's markup; comment HTML in it is sanitized
+          const fresh = holder.querySelector("#comments");
+          if (!fresh) return;
+          section.replaceWith(fresh);
+          markSeen(fresh);
+          watchComments(fresh, tries - 1);
+        })
+        .catch(() => {});
+    }, 1500);
+  }
+
+  // A watched thread's new comments count as seen once they have been shown.
+  function markSeen(section) {
+    const url = section.dataset.seen;
+    if (!url || document.visibilityState !== "visible") return;
+    fetch(url, { method: "POST", headers: { "X-Requested-With": "causerie" }, credentials: "same-origin" });
+  }
+
+  const comments = document.getElementById("comments");
+  if (comments) {
+    markSeen(comments);
+    watchComments(comments, 8);
+  }
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;

@@ -35,6 +35,7 @@ RANKS = {
     "parse": 3,  # uses jsonfeed and sanitize
     "channels": 2,
     "homepage": 2,
+    "reply": 3,  # builds links from channels
     # storage: rows, then one module per aggregate, then the Store facade
     "store.rows": 10,
     "store.groups": 11,
@@ -44,6 +45,8 @@ RANKS = {
     "store.entries": 12,  # timelines filter by group and leave mutes out
     "store.search": 13,
     "store.channels": 13,
+    "store.conversations": 13,
+    "store.comments": 13,
     "store.feeds": 13,  # storing a fetch writes entries
     "store.subscriptions": 14,  # subscribing creates people; deleting a person unsubscribes
     "store": 15,
@@ -53,11 +56,13 @@ RANKS = {
     "reach": 21,  # so does looking for ways to reach people
     # the web: shared helpers, one blueprint a module, then the factory
     "web.pages": 30,
-    "web.timeline": 31,
+    "web.background": 30,
+    "web.conversations": 31,
+    "web.timeline": 32,  # the entry page shows its comments
     "web.people": 31,
     "web.subscriptions": 31,
     "web.settings": 31,
-    "web": 32,
+    "web": 33,
     "cli": 40,
 }
 # third-party library → the only modules that may import it

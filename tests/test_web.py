@@ -256,7 +256,17 @@ def test_cross_site_posts_are_refused(client, filled):
     assert state(filled, eid) == (0, 0)
 
 
-USER_TABLES = ("users", "people", "groups", "subscriptions", "entry_states", "channels", "mutes", "conversations")
+USER_TABLES = (
+    "users",
+    "people",
+    "groups",
+    "subscriptions",
+    "entry_states",
+    "channels",
+    "mutes",
+    "conversations",
+    "watches",
+)
 
 
 def user_state(store) -> dict:
@@ -272,6 +282,8 @@ def test_no_get_changes_user_state(app, client, filled):
     channel = filled.add_channel(sub.person_id, "email", "bea@bea.example")
     ids = {"entry_id": eid, "person_id": sub.person_id, "feed_id": sub.feed.id, "group_id": sub.group_id, "mute_id": 1}
     ids["channel_id"] = channel.id
+    ids["conversation_id"] = filled.record_conversation(eid, "email", "bea@bea.example").id
+    filled.watch_thread(eid)
     filled.add_mute("heron")
     before = user_state(filled)
     visited = 0

@@ -18,19 +18,29 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from ..migrations import migrations
-from .entries import EntriesMixin
+from .comments import CommentFeedsMixin, CommentsMixin
+from .conversations import STATUSES, ConversationsMixin
 from .feeds import FeedsMixin, SaveReport
 from .rows import wrap_errors
 from .search import SearchMixin, fts_query
 from .subscriptions import ImportReport, SubscriptionsMixin
 from .users import LOCAL_USER, SettingsMixin, UserNotFoundError, UsersMixin
 
-__all__ = ["LOCAL_USER", "ImportReport", "SaveReport", "Store", "UserNotFoundError", "UserStore", "fts_query"]
+__all__ = [
+    "LOCAL_USER",
+    "STATUSES",
+    "ImportReport",
+    "SaveReport",
+    "Store",
+    "UserNotFoundError",
+    "UserStore",
+    "fts_query",
+]
 
 BUSY_TIMEOUT_MS = 5_000
 
 
-class Store(FeedsMixin, UsersMixin):
+class Store(FeedsMixin, CommentFeedsMixin, UsersMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -66,7 +76,7 @@ class Store(FeedsMixin, UsersMixin):
         return UserStore(self.db, user_id)
 
 
-class UserStore(SubscriptionsMixin, EntriesMixin, SearchMixin, SettingsMixin, Store):
+class UserStore(SubscriptionsMixin, ConversationsMixin, CommentsMixin, SearchMixin, SettingsMixin, Store):
     """One user's view of the store: everything ``Store`` does, plus what is theirs."""
 
     def __init__(self, db: Database, user_id: int) -> None:

@@ -38,6 +38,25 @@ class ChannelsMixin(PeopleMixin):
         channels = [from_row(Channel, row, is_preferred=row["id"] == preferred) for row in rows]
         return sorted(channels, key=lambda c: (_ORDER.get(c.kind, 99), not c.is_verified, c.found_at, c.id))
 
+    def channels_by_person(self, person_ids: Iterable[int]) -> dict[int, list[Channel]]:
+        """The channels of several people at once (a timeline page), each person's in ``list_channels`` order."""
+        ids = sorted({int(i) for i in person_ids})
+        if not ids:
+            return {}
+        marks = ", ".join(str(i) for i in ids)
+        rows = self._all(
+            "SELECT c.*, c.id = p.preferred_channel_id AS is_preferred FROM channels c"
+            f" JOIN people p ON p.id = c.person_id WHERE c.user_id = ? AND c.person_id IN ({marks})"
+            " AND c.is_dismissed = 0",
+            [self.user_id],
+        )
+        found: dict[int, list[Channel]] = {}
+        for row in rows:
+            found.setdefault(row["person_id"], []).append(from_row(Channel, row))
+        for channels in found.values():
+            channels.sort(key=lambda c: (_ORDER.get(c.kind, 99), not c.is_verified, c.found_at, c.id))
+        return found
+
     def get_channel(self, channel_id: int) -> Channel:
         row = self._one(
             "SELECT c.*, c.id = p.preferred_channel_id AS is_preferred FROM channels c"

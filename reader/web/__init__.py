@@ -22,7 +22,8 @@ from ..config import DEV_SECRET_KEY, Config, load_config
 from ..errors import FeedExistsError, InvalidFeedURLError, InvalidInputError, NotFoundError, OPMLError, StorageError
 from ..models import MATCH_END, MATCH_START
 from ..store import Store
-from . import people, settings, subscriptions, timeline
+from . import conversations, people, settings, subscriptions, timeline
+from .background import CommentRefresher
 from .pages import close_store, format_cursor
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(people.blueprint)
     app.register_blueprint(subscriptions.blueprint)
     app.register_blueprint(settings.blueprint)
+    app.register_blueprint(conversations.blueprint)
+    app.extensions["causerie.comments"] = CommentRefresher(config)
     return app
 
 

@@ -16,6 +16,7 @@ from ..channels import KINDS, SOURCES
 from ..config import Config
 from ..errors import InvalidInputError
 from ..models import Group, Person, Position
+from ..reply import ReplyLink, reply_links
 from ..sanitize import clean_html
 from ..store import LOCAL_USER, Store, UserStore
 
@@ -88,6 +89,7 @@ def render_timeline(title: str, *, person: Person | None = None, group: Group | 
     )
     has_more = len(items) > PAGE_SIZE
     items = items[:PAGE_SIZE]
+    settings = store.get_settings()
     return render_template(
         "entries.html",
         title=title,
@@ -103,11 +105,33 @@ def render_timeline(title: str, *, person: Person | None = None, group: Group | 
         sidebar_people=SIDEBAR_PEOPLE,
         person_feeds=store.list_subscriptions(person_id=person.id) if person else [],
         latest_post_at=store.latest_post_at(person.id) if person else None,
+        last_wrote_at=store.last_wrote_at(person.id) if person else None,
+        conversations=store.list_conversations(person_id=person.id, limit=5) if person else [],
         channels=store.list_channels(person.id) if person else [],
         kinds=KINDS,
         sources=SOURCES,
-        settings=store.get_settings(),
+        settings=settings,
+        replies=replies_for(store, items, settings.fediverse_instance),
     )
+
+
+def replies_for(store: UserStore, items: list, fediverse_instance: str | None) -> dict[int, list[ReplyLink]]:
+    """Each listed post's reply links, from its author's channels (one query for the page)."""
+    channels = store.channels_by_person(item.person_id for item in items)
+    return {
+        item.entry.id: reply_links(channels.get(item.person_id, []), item.entry, fediverse_instance=fediverse_instance)
+        for item in items
+    }
+
+
+def entry_comment_html(store: UserStore, entry_id: int, comment_id: int) -> str:
+    """A comment's content, sanitized like a post's: at first view, then cached."""
+    content, base_url, cached = store.get_comment_content(entry_id, comment_id)
+    if cached is not None:
+        return cached
+    html = clean_html(content, base_url)
+    store.cache_comment_html(entry_id, comment_id, html)
+    return html
 
 
 def done(default: str) -> Response:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, render_template, request, url_for
 
-from .pages import PAGE_SIZE, done, entry_html, get_store, parse_cursor, render_timeline
+from .conversations import comments_context
+from .pages import PAGE_SIZE, done, entry_html, get_store, parse_cursor, render_timeline, replies_for
 
 blueprint = Blueprint("timeline", __name__)
 
@@ -35,7 +36,16 @@ def entry(entry_id: int):
     store = get_store()
     item = store.get_timeline_item(entry_id)
     newer, older = store.get_neighbours(item)
-    return render_template("entry.html", item=item, content_html=entry_html(store, entry_id), newer=newer, older=older)
+    settings = store.get_settings()
+    return render_template(
+        "entry.html",
+        item=item,
+        content_html=entry_html(store, entry_id),
+        newer=newer,
+        older=older,
+        replies=replies_for(store, [item], settings.fediverse_instance),
+        **comments_context(entry_id),
+    )
 
 
 @blueprint.post("/entries/<int:entry_id>/read")
