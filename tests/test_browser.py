@@ -88,15 +88,28 @@ def _ana_rss(base: str) -> str:
     body = "".join(
         f"<item><guid isPermaLink='false'>{guid}</guid><title>{title}</title>"
         f"<link>{base}/ana/{guid}</link><comments>{base}/ana/{guid}#comments</comments>"
+        f"<wfw:commentRss>{base}/ana/{guid}/comments.xml</wfw:commentRss>"
         f"<description><![CDATA[{html}]]></description><pubDate>{date}</pubDate></item>"
         for guid, title, date, html in items
     )
     return (
-        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+        "<?xml version='1.0' encoding='utf-8'?>"
+        "<rss version='2.0' xmlns:wfw='http://wellformedweb.org/CommentAPI/'><channel>"
         f"<title>Notes from the harbour</title><link>{base}/ana/</link>"
         f"<managingEditor>ana@example.org (Ana Lima)</managingEditor>{body}</channel></rss>"
     )
 
+
+_COMMENTS = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/'>"
+    "<channel><title>Comments on the logbook</title>"
+    "<item><guid>k1</guid><dc:creator>Keeper's grandson</dc:creator><pubDate>Fri, 07 Mar 2025 10:00:00 GMT</pubDate>"
+    "<description>&lt;p&gt;He kept &lt;em&gt;forty&lt;/em&gt; years of them.&lt;/p&gt;"
+    "&lt;script&gt;window.__pwned=1&lt;/script&gt;</description></item>"
+    "<item><guid>k2</guid><dc:creator>Zoé</dc:creator><pubDate>Sat, 08 Mar 2025 10:00:00 GMT</pubDate>"
+    "<description>Magnifique, merci !</description></item>"
+    "</channel></rss>"
+)
 
 _LONG_POST = (
     "<p>The keeper wrote every night: wind, visibility, ships seen. Forty years of the lighthouse"
@@ -216,6 +229,8 @@ def site(tmp_path, feed_server) -> Iterator[Site]:
     base = feed_server.url("").rstrip("/")
     xml = {"content-type": "application/xml"}
     ana = feed_server.route("/ana/feed.xml", body=_ana_rss(base).encode(), headers=xml)
+    # The comments of Ana's logbook post, slow to come (the page must not wait for them).
+    feed_server.route("/ana/ana-3/comments.xml", body=_COMMENTS.encode(), headers=xml, delay=0.5)
     bo = feed_server.route("/bo/atom.xml", body=_bo_atom(base).encode(), headers=xml)
     mallory = feed_server.route("/mallory/atom.xml", body=_hostile_atom(base).encode(), headers=xml)
 
@@ -577,13 +592,100 @@ def test_pages_fit_the_window_and_are_saved_as_screenshots(page, site, viewport)
         "person": f"/people/{site.item(site.entry_id(TIMELINE[1][0])).person_id}",
         "muted": "/muted",
         "settings": "/settings",
+        "reply": f"/entries/{site.entry_id(TIMELINE[1][0])}/reply",
+        "conversations": "/conversations",
     }
     too_wide = {}
     for name, path in pages.items():
         page.goto(path, wait_until="load")
+        if name == "entry":  # its comments arrive a moment later
+            expect(page.locator("#comments .comment")).to_have_count(2, timeout=15_000)
         page.screenshot(path=SCREENSHOTS / f"{name}-{viewport['width']}x{viewport['height']}.png", full_page=True)
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > viewport["width"]:
             too_wide[name] = width
 
     assert too_wide == {}, f"pages wider than the {viewport['width']} px window (they scroll sideways)"
+
+
+# -- replying and conversations -------------------------------------------------------
+
+
+def test_reply_offers_the_authors_channels_with_links_that_decode_back(page, site):
+    from urllib.parse import unquote, urlsplit
+
+    title = "The lighthouse keeper's logbook"
+    entry_id = site.entry_id(title)
+    store = site.open_store()
+    try:
+        person = site.item(entry_id).person_id
+        email = store.add_channel(person, "email", "ana@example.org")
+        store.add_channel(person, "fediverse", "@ana@harbour.example")
+        store.add_channel(person, "signal", "+33 6 12 34 56 78")
+        store.set_preferred_channel(person, email.id)
+    finally:
+        store.close()
+    page.goto("/")
+    row = page.locator(f'.item[data-entry-id="{entry_id}"]')
+
+    default = row.locator("a.reply-default")
+    expect(default).to_have_text("Reply: Email ana@example.org")
+    href = default.get_attribute("href")
+    fields = dict(part.split("=", 1) for part in urlsplit(href).query.split("&"))
+    assert href.startswith("mailto:ana@example.org?")
+    assert unquote(fields["subject"]) == f"Re: {title}"
+    assert unquote(fields["body"]).endswith(f"> {title}\r\n> {site.feeds.url('/ana/ana-3')}\r\n")
+
+    row.locator(".reply-menu summary").click()
+    menu = row.locator(".reply-menu")
+    expect(menu.get_by_role("link", name="Signal")).to_have_attribute("href", "https://signal.me/#p/+33612345678")
+    expect(menu.get_by_role("link", name="Fediverse @ana@harbour.example")).to_have_attribute(
+        "href", "https://harbour.example/@ana"
+    )
+    expect(menu.get_by_role("link", name="Comments on the post")).to_have_attribute(
+        "href", site.feeds.url("/ana/ana-3#comments")
+    )
+    assert site.console == []
+
+
+def test_a_post_shows_its_comments_once_fetched_without_waiting_for_them(page, site):
+    entry_id = site.entry_id("The lighthouse keeper's logbook")
+    response = page.goto(f"/entries/{entry_id}")
+    assert response.status == 200
+    comments = page.locator("#comments .comment")
+    # The page script asks for the section again while the (slow) comment feed is fetched.
+    expect(comments).to_have_count(2, timeout=15_000)
+    expect(comments.first).to_contain_text("He kept forty years of them.")
+    expect(comments.nth(1)).to_contain_text("Zoé")
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#comments script").count() == 0
+    assert site.console == []
+
+
+def test_confirming_a_reply_puts_it_on_the_conversations_page(page, site):
+    title = "Tides and timetables"
+    entry_id = site.entry_id(title)
+    store = site.open_store()
+    try:
+        store.add_channel(site.item(entry_id).person_id, "matrix", "@ana:harbour.example")
+    finally:
+        store.close()
+    page.goto(f"/entries/{entry_id}")
+    # Following the link opens the app elsewhere; this tab comes to the reply page.
+    with page.context.expect_page() as opened:
+        page.locator(".entry a.reply-default").click()
+    opened.value.close()
+    expect(page).to_have_url(re.compile(rf"/entries/{entry_id}/reply\?via=\d+$"))
+    expect(page.get_by_role("heading", name="Did you write to them?")).to_be_visible()
+    expect(page.get_by_label("Matrix @ana:harbour.example")).to_be_checked()
+
+    page.locator("#reply-note").fill("Asked about the ferry times")
+    page.get_by_role("button", name="Yes, I wrote to them").click()
+
+    expect(page).to_have_url(re.compile(r"/conversations$"))
+    logged = page.locator(".conversation").first
+    expect(logged).to_contain_text(title)
+    expect(logged).to_contain_text("Matrix @ana:harbour.example")
+    expect(logged.locator("select")).to_have_value("waiting")
+    assert logged.locator("input[name=note]").input_value() == "Asked about the ferry times"
+    assert site.console == []

@@ -180,13 +180,14 @@ def test_another_users_people_cannot_be_changed(store):
 
 def test_the_people_overview_counts_posts_by_week_without_ranking(store, config, fetch):
     store.add_feeds([FeedSource(ANA, "Ana"), FeedSource(BO, "Bo"), FeedSource("https://quiet.example/feed", "Quiet")])
-    days = [0, 1, 8, 100, 400]  # this week twice, last week, 14 weeks ago, before the strip
+    # NOW is a Monday noon: weeks run Monday to Sunday.
+    ago = [timedelta(hours=1), timedelta(hours=2), timedelta(days=1), timedelta(days=99), timedelta(days=400)]
     fetched(
         store,
         config,
         fetch,
         {
-            ANA: feed(*[(f"a{d}", f"Ana {d}", NOW - timedelta(days=d, hours=1)) for d in days], title="Ana"),
+            ANA: feed(*[(f"a{i}", f"Ana {i}", NOW - delta) for i, delta in enumerate(ago)], title="Ana"),
             BO: feed(("b1", "Bo", NOW - timedelta(days=30)), title="Bo"),
             "https://quiet.example/feed": feed(title="Quiet"),
         },
@@ -195,7 +196,9 @@ def test_the_people_overview_counts_posts_by_week_without_ranking(store, config,
     by_name = store.list_people_activity(NOW)
     assert [a.person.name for a in by_name] == ["Ana", "Bo", "Quiet"]
     ana, bo, quiet = by_name
-    assert len(ana.weeks) == 52 and ana.weeks[-1] == 2 and ana.weeks[-2] == 1 and ana.weeks[-15] == 1
+    assert NOW.weekday() == 0
+    # This week (Monday) twice, last week (Sunday) once, 99 days ago in the week 15 weeks back.
+    assert len(ana.weeks) == 52 and ana.weeks[-1] == 2 and ana.weeks[-2] == 1 and ana.weeks[-16] == 1
     assert sum(ana.weeks) == 4  # the post of 400 days ago is before the strip
     assert ana.posts_90_days == 3 and bo.posts_90_days == 1 and quiet.posts_90_days == 0
     assert ana.last_post_at == NOW - timedelta(hours=1) and quiet.last_post_at is None
@@ -461,3 +464,38 @@ def test_channels_belong_to_their_user(store):
         with pytest.raises(NotFoundError):
             call()
     assert [c.value for c in store.list_channels(ana.id)] == ["ana@ana.example"]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 6, 1, 0, 0, tzinfo=UTC),  # a Monday, midnight
+        datetime(2026, 5, 31, 23, 59, 59, tzinfo=UTC),  # the Sunday before
+        datetime(1970, 1, 5, tzinfo=UTC),
+        datetime(2024, 2, 29, 12, tzinfo=UTC),
+        datetime(2031, 12, 31, 23, 0, tzinfo=UTC),
+    ],
+)
+def test_weeks_are_counted_alike_in_sql_and_in_python(store, moment):
+    from reader.store.people import WEEK_SQL, week_number
+
+    [row] = store.db.execute(f"SELECT {WEEK_SQL.format(column='?')}", [moment.isoformat()]).fetchall()
+    assert row[0] == week_number(moment)
+
+
+def test_the_activity_cache_is_used_until_a_fetch_stores_something(store, config, fetch):
+    from reader.store.people import ActivityCache
+
+    store.add_feed(ANA, title="Ana")
+    fetched(store, config, fetch, {ANA: feed(("a1", "Un", NOW - timedelta(days=1)), title="Ana")})
+    cache = ActivityCache()
+    first = store.list_people_activity(NOW, cache=cache)
+    assert store.list_people_activity(NOW, cache=cache) == first and cache._value is not None
+    held = cache._value
+
+    fetch.responses[ANA] = feed(
+        ("a1", "Un", NOW - timedelta(days=1)), ("a2", "Deux", NOW - timedelta(hours=1)), title="Ana"
+    )
+    list(update_feeds(store, config, fetch=fetch, now=lambda: NOW + timedelta(hours=1)))
+    [ana] = store.list_people_activity(NOW, cache=cache)
+    assert cache._value is not held and ana.posts_90_days == 2

@@ -7,7 +7,9 @@ people joins all of it; deleting one unsubscribes their feeds.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from ..errors import FeedNotFoundError, InvalidInputError, PersonNotFoundError
 from ..models import Person, PersonActivity
@@ -26,6 +28,8 @@ SILENCE_WEEKS = 8
 
 _PERSON_SQL = "SELECT p.*, (SELECT count(*) FROM subscriptions s WHERE s.person_id = p.id) AS feed_count FROM people p"
 ORDERS = ("name", "latest")
+# week_number() in SQL: 2440587.5 is the Julian day of 1970-01-01, and weeks count from Monday 1970-01-05.
+WEEK_SQL = "CAST((julianday({column}) - 2440587.5 - 4) / 7 AS INTEGER)"
 
 
 class PeopleMixin(GroupsMixin):
@@ -54,82 +58,91 @@ class PeopleMixin(GroupsMixin):
         )
 
     def list_people_activity(
-        self, now: datetime, *, group_id: int | None = None, order: str = "name", returned_only: bool = False
+        self,
+        now: datetime,
+        *,
+        group_id: int | None = None,
+        order: str = "name",
+        returned_only: bool = False,
+        cache: ActivityCache | None = None,
     ) -> list[PersonActivity]:
         """Everyone the user follows (or those with a feed in a group or its subgroups) with when and how often
-        they post.
+        they post. Ordered by name or by latest post, as the user chose: never by a score.
 
-        Ordered by name or by latest post, as the user chose: never by a score.
+        The counts are per feed and shared by every user; ``cache`` keeps them between requests
+        until a fetch stores something or the day changes (docs/design.md, "People page").
         """
         if order not in ORDERS:
             raise InvalidInputError(f"order must be one of {', '.join(ORDERS)}")
         people = self._all(_PERSON_SQL + " WHERE p.user_id = ?", [self.user_id])
-        if group_id is not None:
-            marks = ", ".join(str(int(i)) for i in self._group_and_descendants(group_id))
-            in_groups = {
-                row["person_id"]
-                for row in self._all(
-                    f"SELECT DISTINCT person_id FROM subscriptions WHERE user_id = ? AND group_id IN ({marks})",
-                    [self.user_id],
-                )
-            }
-            people = [row for row in people if row["id"] in in_groups]
-        weeks, recent, last, older = self._activity(now)
+        groups = set(self._group_and_descendants(group_id)) if group_id is not None else None
+        feeds_of: dict[int, list[int]] = {}
+        in_scope = set()
+        for row in self._all(
+            "SELECT person_id, feed_id, group_id FROM subscriptions WHERE user_id = ?", [self.user_id]
+        ):
+            feeds_of.setdefault(row["person_id"], []).append(row["feed_id"])
+            if groups is not None and row["group_id"] in groups:
+                in_scope.add(row["person_id"])
+        if groups is not None:
+            people = [row for row in people if row["id"] in in_scope]
+        activity = (cache or ActivityCache()).get(self, now)
         found = []
+        quiet = (0,) * ACTIVITY_WEEKS
         for row in people:
-            strip = weeks.get(row["id"], [0] * ACTIVITY_WEEKS)
-            activity = PersonActivity(
+            feeds = [activity.feeds[f] for f in feeds_of.get(row["id"], []) if f in activity.feeds]
+            if len(feeds) == 1:
+                strip = feeds[0].strip
+            else:
+                strip = tuple(map(sum, zip(*(f.strip for f in feeds), strict=True))) if feeds else quiet
+            last = max((f.last_at for f in feeds if f.last_at), default=None)
+            person_activity = PersonActivity(
                 person=from_row(Person, row),
-                last_post_at=parse_dt(last.get(row["id"])),
-                posts_90_days=recent.get(row["id"], 0),
-                weeks=tuple(reversed(strip)),
-                returned_after_silence=_returned(strip, row["id"] in older),
+                last_post_at=parse_dt(last),
+                posts_90_days=sum(f.recent for f in feeds),
+                weeks=strip,
+                returned_after_silence=_returned(strip[::-1], any(f.has_older for f in feeds)),
             )
-            if activity.returned_after_silence or not returned_only:
-                found.append(activity)
+            if person_activity.returned_after_silence or not returned_only:
+                found.append(person_activity)
+        found.sort(key=lambda a: (a.person.name.lower(), a.person.id))
         if order == "latest":
             never = datetime.min.replace(tzinfo=UTC)
-            found.sort(key=lambda a: (a.person.name.lower(), a.person.id))
             found.sort(key=lambda a: a.last_post_at or never, reverse=True)
-        else:
-            found.sort(key=lambda a: (a.person.name.lower(), a.person.id))
         return found
 
-    def _activity(self, now: datetime) -> tuple[dict[int, list[int]], dict[int, int], dict[int, str], set[int]]:
-        """Per person: posts per week (index 0 = the last 7 days), posts in the last 90 days,
-        the latest post, and whether they posted before the strip begins."""
-        since = now - timedelta(weeks=ACTIVITY_WEEKS)
-        params = {
-            "user": self.user_id,
-            "now": iso(now),
-            "since": iso(since),
-            "recent": iso(now - timedelta(days=RECENT_DAYS)),
-        }
-        weeks: dict[int, list[int]] = {}
-        recent: dict[int, int] = {}
+    def feed_activity(self, now: datetime) -> Activity:
+        """Posts per calendar week (Monday to Sunday, by the timeline clock) of every feed over the last
+        ``ACTIVITY_WEEKS`` weeks, posts since the start of the day ``RECENT_DAYS`` days ago, the latest post,
+        and whether the feed posted before the strip begins. Not personal: computed once for all users."""
+        this_week = week_number(now)
+        first_week = this_week - ACTIVITY_WEEKS + 1
+        since = _week_start(first_week)
+        recent = datetime.combine((now - timedelta(days=RECENT_DAYS)).date(), datetime.min.time(), tzinfo=UTC)
+        feeds: dict[int, FeedActivity] = {}
         for row in self._all(
-            "SELECT s.person_id, CAST((julianday(:now) - julianday(e.sort_at)) / 7 AS INTEGER) AS week,"
-            " count(*) AS posts, sum(e.sort_at >= :recent) AS recent"
-            " FROM subscriptions s JOIN entries e ON e.feed_id = s.feed_id"
-            " WHERE s.user_id = :user AND e.sort_at >= :since GROUP BY s.person_id, week",
-            params,
+            "SELECT id, (SELECT max(sort_at) FROM entries WHERE feed_id = f.id) AS last_at,"
+            " EXISTS (SELECT 1 FROM entries WHERE feed_id = f.id AND sort_at < :since) AS has_older FROM feeds f",
+            {"since": iso(since)},
         ):
-            strip = weeks.setdefault(row["person_id"], [0] * ACTIVITY_WEEKS)
-            strip[min(max(row["week"], 0), ACTIVITY_WEEKS - 1)] += row["posts"]
-            recent[row["person_id"]] = recent.get(row["person_id"], 0) + row["recent"]
-        last: dict[int, str] = {}
-        older: set[int] = set()
+            feeds[row["id"]] = FeedActivity({}, 0, row["last_at"], bool(row["has_older"]))
         for row in self._all(
-            "SELECT s.person_id, (SELECT max(sort_at) FROM entries WHERE feed_id = s.feed_id) AS last_at,"
-            " EXISTS (SELECT 1 FROM entries WHERE feed_id = s.feed_id AND sort_at < :since) AS has_older"
-            " FROM subscriptions s WHERE s.user_id = :user",
-            params,
+            f"SELECT feed_id, {WEEK_SQL.format(column='sort_at')} AS week, count(*) AS posts,"
+            " sum(sort_at >= :recent) AS recent FROM entries WHERE sort_at >= :since GROUP BY feed_id, week",
+            {"since": iso(since), "recent": iso(recent)},
         ):
-            if row["last_at"] and row["last_at"] > last.get(row["person_id"], ""):
-                last[row["person_id"]] = row["last_at"]
-            if row["has_older"]:
-                older.add(row["person_id"])
-        return weeks, recent, last, older
+            feed = feeds.get(row["feed_id"])
+            if feed is not None:
+                feed.weeks[row["week"]] = row["posts"]
+                feed.recent += row["recent"]
+        for feed in feeds.values():
+            feed.strip = tuple(feed.weeks.get(week, 0) for week in range(first_week, this_week + 1))
+        return Activity(this_week, feeds)
+
+    def _activity_version(self) -> tuple:
+        """Changes whenever a fetch stores something: the newest entry, the latest successful fetch."""
+        row = self._one("SELECT (SELECT max(id) FROM entries) AS entry, (SELECT max(last_success_at) FROM feeds) AS ok")
+        return (row["entry"], row["ok"])
 
     # -- changing ---------------------------------------------------------------
 
@@ -284,3 +297,50 @@ def _url(value: str | None) -> str | None:
     if url is None:
         raise InvalidInputError(f"not an http(s) address: {value.strip()[:200]}")
     return url
+
+
+def week_number(moment: datetime) -> int:
+    """The Monday-to-Sunday week ``moment`` falls in, counted from the week of 1970-01-05."""
+    return (moment.astimezone(UTC).date().toordinal() - date(1970, 1, 5).toordinal()) // 7
+
+
+def _week_start(week: int) -> datetime:
+    return datetime.combine(date.fromordinal(date(1970, 1, 5).toordinal() + 7 * week), datetime.min.time(), tzinfo=UTC)
+
+
+@dataclass
+class FeedActivity:
+    weeks: dict[int, int]  # week number -> posts
+    recent: int  # posts in the last RECENT_DAYS days
+    last_at: str | None
+    has_older: bool
+    strip: tuple[int, ...] = ()  # posts per week of the strip, oldest first
+
+
+@dataclass(frozen=True)
+class Activity:
+    this_week: int
+    feeds: dict[int, FeedActivity]
+
+
+class ActivityCache:
+    """The last ``feed_activity`` result, kept while the day and what fetches stored stay the same.
+
+    One per web process (the app keeps it); the background fetch is another process, so the
+    version is read from the database on every use (two index lookups), never assumed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._value: Activity | None = None
+
+    def get(self, store: PeopleMixin, now: datetime) -> Activity:
+        key = (now.astimezone(UTC).date(), *store._activity_version())
+        with self._lock:
+            if key == self._key and self._value is not None:
+                return self._value
+        value = store.feed_activity(now)
+        with self._lock:
+            self._key, self._value = key, value
+        return value

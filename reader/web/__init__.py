@@ -7,6 +7,7 @@ domain errors, which carry none.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from ..config import DEV_SECRET_KEY, Config, load_config
 from ..errors import FeedExistsError, InvalidFeedURLError, InvalidInputError, NotFoundError, OPMLError, StorageError
 from ..models import MATCH_END, MATCH_START
 from ..store import Store
+from ..store.people import ActivityCache
 from . import conversations, people, settings, subscriptions, timeline
 from .background import CommentRefresher
 from .pages import close_store, format_cursor
@@ -73,6 +75,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(settings.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.extensions["causerie.comments"] = CommentRefresher(config)
+    app.extensions["causerie.activity"] = ActivityCache()
     return app
 
 
@@ -177,17 +180,17 @@ def highlight(text: str | None) -> Markup:
     return Markup(escaped.replace(MATCH_START, "<mark>").replace(MATCH_END, "</mark>"))
 
 
+@functools.lru_cache(maxsize=8192)
 def activity_path(weeks: tuple[int, ...]) -> str:
     """An SVG path of one bar per week with posts (oldest left), for the people page's activity strip.
 
-    Computed here rather than with a loop in the template: a thousand people
-    times 52 weeks of markup would be most of the page's time and size.
-    Heights grow with the count but flatten out, so a busy week does not dwarf
-    a quiet person's single post.
+    Built here rather than with a loop in the template: a thousand people times
+    52 weeks of markup would be most of the page's time and size. Heights grow
+    with the count but flatten out, so a busy week does not dwarf a quiet
+    person's single post. Memoized: the strips change once per fetch round.
     """
-    bars = []
-    for index, posts in enumerate(weeks):
-        if posts:
-            height = (4, 7, 10, 12)[min(posts, 4) - 1] if posts < 8 else 14
-            bars.append(f"M{index * 5 + 2} 16v-{height}")
-    return "".join(bars)
+    return "".join(_BAR_AT[index] + _BAR_HEIGHT[min(posts, 8)] for index, posts in enumerate(weeks) if posts)
+
+
+_BAR_AT = [f"M{index * 5 + 2} 16v-" for index in range(64)]
+_BAR_HEIGHT = ["0", "4", "7", "10", "12", "12", "12", "12", "14"]

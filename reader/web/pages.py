@@ -100,7 +100,7 @@ def render_timeline(title: str, *, person: Person | None = None, group: Group | 
         unread_only=unread_only,
         is_first_page=before is None,
         older_cursor=format_cursor(items[-1].position) if has_more else None,
-        people=store.list_people(),
+        people=store.list_people() if person is None else [],  # the sidebar; a person's page has their panel
         groups=store.list_groups(),
         sidebar_people=SIDEBAR_PEOPLE,
         person_feeds=store.list_subscriptions(person_id=person.id) if person else [],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from ..errors import InvalidInputError
 from ..reach import find_channels
@@ -31,10 +31,13 @@ def index():
         group_id=group.id if group else None,
         order=order,
         returned_only=returned_only,
+        cache=current_app.extensions["causerie.activity"],
     )
     return render_template(
         "people.html",
         people=people,
+        # "/people/<id>" for a thousand rows: url_for per row was a third of the page's time.
+        person_url=url_for("people.person", person_id=0).removesuffix("0"),
         groups=store.list_groups(),
         group=group,
         order=order,
@@ -66,6 +69,14 @@ def edit(person_id: int):
     else:
         flash("Saved.")
     return done(url_for("people.person", person_id=person_id))
+
+
+@blueprint.get("/people/<int:person_id>/merge")
+def choose_merge(person_id: int):
+    store = get_store()
+    person = store.get_person(person_id)
+    others = [p for p in store.list_people() if p.id != person.id]
+    return render_template("merge_person.html", person=person, others=others)
 
 
 @blueprint.post("/people/<int:person_id>/merge")
@@ -109,6 +120,19 @@ def delete(person_id: int):
     urls = store.delete_person(person_id)
     flash(f"Deleted {name}; unsubscribed from {len(urls)} {'feed' if len(urls) == 1 else 'feeds'}.")
     return redirect(url_for("people.index"), code=303)
+
+
+@blueprint.get("/people/feeds/<int:feed_id>/move")
+def choose_owner(feed_id: int):
+    """Whose feed is it? Give it to someone else, or a person of its own."""
+    store = get_store()
+    sub = store.get_subscription_by_feed_id(feed_id)
+    return render_template(
+        "move_feed.html",
+        sub=sub,
+        others=[p for p in store.list_people() if p.id != sub.person_id],
+        alone=store.get_person(sub.person_id).feed_count == 1,
+    )
 
 
 @blueprint.post("/people/feeds/<int:feed_id>/move")
