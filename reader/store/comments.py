@@ -21,6 +21,13 @@ class CommentNotFoundError(NotFoundError):
     pass
 
 
+# Comments of a thread's first fetch were there before anyone could see them: never "new",
+# even when the first fetch comes after the user started watching.
+_NOT_FIRST_BATCH = (
+    "c.first_seen_at > (SELECT min(first_seen_at) FROM comments WHERE comment_feed_id = c.comment_feed_id)"
+)
+
+
 class CommentFeedsMixin(Base):
     """The shared side: comment feeds and their fetch state."""
 
@@ -141,7 +148,7 @@ class CommentsMixin(EntriesMixin):
         since = watch["last_visit_at"] if watch else None
         rows = self._all(
             "SELECT c.id, c.author_name, c.author_url, c.link, c.published_at, c.sort_at,"
-            " (:since IS NOT NULL AND c.first_seen_at > :since) AS is_new"
+            f" (:since IS NOT NULL AND c.first_seen_at > :since AND {_NOT_FIRST_BATCH}) AS is_new"
             " FROM comments c JOIN comment_feeds cf ON cf.id = c.comment_feed_id WHERE cf.url = :url"
             " ORDER BY c.sort_at, c.id LIMIT :limit",
             {"since": since, "url": entry.comments_feed_url, "limit": MAX_COMMENTS},
@@ -196,7 +203,8 @@ class CommentsMixin(EntriesMixin):
         rows = self._all(
             "SELECT w.entry_id, e.title AS entry_title, p.name AS person_name, w.last_visit_at,"
             " (SELECT count(*) FROM comments c JOIN comment_feeds cf ON cf.id = c.comment_feed_id"
-            "  WHERE cf.url = e.comments_feed_url AND c.first_seen_at > w.last_visit_at) AS new_comments"
+            f"  WHERE cf.url = e.comments_feed_url AND c.first_seen_at > w.last_visit_at AND {_NOT_FIRST_BATCH})"
+            " AS new_comments"
             " FROM watches w JOIN entries e ON e.id = w.entry_id"
             " JOIN subscriptions s ON s.feed_id = e.feed_id AND s.user_id = w.user_id"
             " JOIN people p ON p.id = s.person_id"
