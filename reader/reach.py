@@ -29,7 +29,7 @@ from .fetch import fetch_all
 from .homepage import HomePage, Profile, links_back, read_home_page, read_profile
 from .models import Feed, FoundChannel, ReachSources, UpdateResult
 from .store import Store, UserStore
-from .update import FetchAll, collect
+from .update import FetchAll, ParsePool, collect
 from .urls import http_url, site_key
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,9 @@ def _run(store: Store, config: Config, people: list[tuple[int, int]], fetch: Fet
     looked = [_Person(user, person, store.for_user(user).reach_sources(person)) for user, person in people]
     for person in looked:
         _from_feeds(person)
-    _read_home_pages(looked, config, fetch)
-    _check_profiles(looked, config, fetch)
+    with ParsePool(config.parse_workers, config.parse_time_budget) as pool:  # one for both rounds of pages
+        _read_home_pages(looked, config, fetch, pool)
+        _check_profiles(looked, config, fetch, pool)
     reports = []
     for person in looked:
         user_store = store.for_user(person.user_id)
@@ -117,14 +118,14 @@ def _from_feeds(person: _Person) -> None:
             person.profiles.append(url)  # maybe their fediverse profile: the fetch will tell
 
 
-def _read_home_pages(people: list[_Person], config: Config, fetch: FetchAll) -> None:
+def _read_home_pages(people: list[_Person], config: Config, fetch: FetchAll, pool: ParsePool) -> None:
     wanted: dict[str, list[_Person]] = {}
     for person in people:
         for url in person.sources.home_urls[:MAX_HOME_PAGES]:
             wanted.setdefault(url, []).append(person)
     if not wanted:
         return
-    for done in collect(list(wanted), read_home_page, config, fetch=fetch):
+    for done in collect(list(wanted), read_home_page, config, fetch=fetch, pool=pool):
         for person in wanted[done.job.url]:
             if done.error is not None:
                 person.notes.append(
@@ -158,7 +159,7 @@ def _from_home_page(person: _Person, asked: str, page: HomePage) -> None:
         person.photo = card.photo
 
 
-def _check_profiles(people: list[_Person], config: Config, fetch: FetchAll) -> None:
+def _check_profiles(people: list[_Person], config: Config, fetch: FetchAll, pool: ParsePool) -> None:
     """Fetch each rel="me" profile: a fediverse account is a channel, verified if it links back."""
     wanted: dict[str, list[_Person]] = {}
     for person in people:
@@ -170,7 +171,7 @@ def _check_profiles(people: list[_Person], config: Config, fetch: FetchAll) -> N
             wanted.setdefault(url, []).append(person)
     if not wanted:
         return
-    for done in collect(list(wanted), read_profile, config, fetch=fetch):
+    for done in collect(list(wanted), read_profile, config, fetch=fetch, pool=pool):
         profile: Profile | None = done.prepared if done.error is None else None
         if profile is None or not profile.is_activitypub:
             continue

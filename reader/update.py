@@ -124,6 +124,7 @@ def run(
     *,
     fetch: FetchAll = fetch_all,
     now: Callable[[], datetime] = utc_now,
+    pool: ParsePool | None = None,
 ) -> Iterator[R]:
     """Fetch every job, prepare what came back, and give each to ``sink.finish``; yield its results.
 
@@ -132,11 +133,14 @@ def run(
     document the parse time budget. Three stages overlap: the fetcher downloads
     in a background thread, parser processes (``config.parse_workers``) prepare,
     and this thread finishes results in the order their preparation ends.
+    ``pool`` lets several runs share parser processes (discovery runs two in a row).
     """
     jobs = list(jobs)
     requests = [FetchRequest(job.url, job.etag, job.last_modified) for job in jobs]
     job_of = {id(request): job for request, job in zip(requests, jobs, strict=True)}
-    with ParsePool(config.parse_workers, config.parse_time_budget) as pool:
+    own_pool = pool is None
+    pool = pool or ParsePool(config.parse_workers, config.parse_time_budget)
+    try:
         pending: deque[_Pending] = deque()
         for request, outcome in fetch(requests, fetch_settings(config)):
             pending.append(_begin(job_of[id(request)], outcome, pool, sink.prepare))
@@ -145,6 +149,9 @@ def run(
                 yield sink.finish(pending.popleft().done(), now())
         while pending:
             yield sink.finish(pending.popleft().done(), now())
+    finally:
+        if own_pool:
+            pool.close()
 
 
 _PARSES_IN_FLIGHT = 8
@@ -193,12 +200,18 @@ def _prepare(function: Callable, budget: float, content: bytes, url: str, header
         return function(content, url, headers)
 
 
-def collect(urls: Iterable[str], prepare: Callable, config: Config, *, fetch: FetchAll = fetch_all) -> list[Done]:
+def collect(
+    urls: Iterable[str],
+    prepare: Callable,
+    config: Config,
+    *,
+    fetch: FetchAll = fetch_all,
+    pool: ParsePool | None = None,
+) -> list[Done]:
     """Fetch and prepare each URL once, and hand back what came of each, in the order given."""
     urls = list(dict.fromkeys(urls))
-    found = {
-        done.job.url: done for done in run([FetchJob(url) for url in urls], _Collector(prepare), config, fetch=fetch)
-    }
+    results = run([FetchJob(url) for url in urls], _Collector(prepare), config, fetch=fetch, pool=pool)
+    found = {done.job.url: done for done in results}
     return [found[url] for url in urls]
 
 
@@ -375,8 +388,12 @@ class ParsePool:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
 
     def submit(self, function: Callable, content: bytes, url: str, headers: dict[str, str]) -> Future:
         """Run ``function(content, url, headers)`` under the time budget, in a worker if there are any."""
