@@ -243,6 +243,10 @@ class PersonActivity:
     weeks: tuple[int, ...]  # posts per week, oldest first, the last 52 weeks
     returned_after_silence: bool  # the latest post came after a long silence
 
+    @property
+    def posts_52_weeks(self) -> int:
+        return sum(self.weeks)
+
 
 @dataclass(frozen=True)
 class Group:

@@ -74,7 +74,8 @@ class PeopleMixin(GroupsMixin):
         """
         if order not in ORDERS:
             raise InvalidInputError(f"order must be one of {', '.join(ORDERS)}")
-        people = self._all(_PERSON_SQL + " WHERE p.user_id = ?", [self.user_id])
+        # Feed counts come from the subscriptions read below, not a subquery per person.
+        people = self._all("SELECT * FROM people WHERE user_id = ?", [self.user_id])
         groups = set(self._group_and_descendants(group_id)) if group_id is not None else None
         feeds_of: dict[int, list[int]] = {}
         in_scope = set()
@@ -97,7 +98,7 @@ class PeopleMixin(GroupsMixin):
                 strip = tuple(map(sum, zip(*(f.strip for f in feeds), strict=True))) if feeds else quiet
             last = max((f.last_at for f in feeds if f.last_at), default=None)
             person_activity = PersonActivity(
-                person=from_row(Person, row),
+                person=from_row(Person, row, feed_count=len(feeds_of.get(row["id"], ()))),
                 last_post_at=parse_dt(last),
                 posts_90_days=sum(f.recent for f in feeds),
                 weeks=strip,
