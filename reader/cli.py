@@ -162,6 +162,78 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
         click.echo(f"looked for ways to reach {len(reports)} new people: {found} found")
 
 
+@main.group()
+def user() -> None:
+    """Accounts: with one, the web reader asks to log in, and can be served beyond loopback."""
+
+
+def _password(name: str) -> str:
+    """From READER_PASSWORD when set (scripts, containers), else asked twice on the terminal."""
+    import os
+
+    from .passwords import check_password
+
+    password = os.environ.get("READER_PASSWORD")
+    if password is None:
+        password = click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    check_password(password)
+    return password
+
+
+@user.command("add")
+@click.argument("name")
+@click.pass_context
+def user_add(ctx: click.Context, name: str) -> None:
+    """Create an account. The first one takes over what the reader already has."""
+    from .passwords import hash_password
+
+    store = _store(ctx)
+    first = not store.has_accounts()
+    account = store.add_user(name, hash_password(_password(name)))
+    if first and account.id == LOCAL_USER:
+        click.echo(f"created {account.name}: the subscriptions, people and reading state so far are theirs")
+    else:
+        click.echo(f"created {account.name}")
+
+
+@user.command("password")
+@click.argument("name")
+@click.pass_context
+def user_password(ctx: click.Context, name: str) -> None:
+    """Set a new password (it logs that account out everywhere)."""
+    from .passwords import hash_password
+
+    store = _store(ctx)
+    account = store.get_user_by_name(name)
+    store.set_password_hash(account.id, hash_password(_password(account.name)))
+    click.echo(f"new password for {account.name}")
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """The accounts."""
+    accounts = [account for account in _store(ctx).list_users() if account.has_password]
+    if not accounts:
+        click.echo("no accounts: the reader serves only 127.0.0.1, without a login ('reader user add NAME')")
+    for account in accounts:
+        click.echo(f"{account.name}  (since {account.created_at:%Y-%m-%d})")
+
+
+@user.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="do not ask")
+@click.pass_context
+def user_remove(ctx: click.Context, name: str, yes: bool) -> None:
+    """Delete an account and everything that is theirs (people, notes, conversations, reading state)."""
+    store = _store(ctx)
+    account = store.get_user_by_name(name)
+    if not yes:
+        click.confirm(f"delete {account.name} and everything that is theirs?", abort=True)
+    store.remove_user(account.id)
+    click.echo(f"removed {account.name}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -180,8 +252,17 @@ def serve(ctx: click.Context, host: str, port: int, no_fetch: bool, threads: int
 
     if logging.getLogger().level > logging.WARNING:
         logging.getLogger().setLevel(logging.WARNING)  # a server logs its warnings
-    config = _config(ctx)
+    from dataclasses import replace
+
+    from .web.auth import is_loopback
+
+    config = replace(_config(ctx), listen_host=host)
     store = _store(ctx)
+    if not is_loopback(host) and not store.has_accounts():
+        raise click.UsageError(
+            f"serving on {host} needs an account, so that a login is asked for: create one with"
+            " 'reader user add NAME' first (127.0.0.1 needs none)"
+        )
     if not store.list_subscriptions() and Path(config.opml_path).is_file():
         report = store.add_feeds(read_opml(Path(config.opml_path).read_bytes()).sources)
         click.echo(f"new database: imported {report.added} feeds from {config.opml_path}")

@@ -91,6 +91,8 @@ class Config:
     parse_time_budget: float = 10.0
     secret_key: str = DEV_SECRET_KEY
     resolve: tuple[tuple[str, str], ...] = ()
+    # Where `reader serve` listens (its --host): anything but loopback requires logging in.
+    listen_host: str = "127.0.0.1"
 
 
 def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -> Config:

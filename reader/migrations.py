@@ -262,3 +262,15 @@ def m002_people_channels_mutes_conversations(db: Database) -> None:
         ALTER TABLE users ADD COLUMN fediverse_instance TEXT;
         """,
     )
+
+
+@migrations()
+def m003_accounts(db: Database) -> None:
+    """Accounts with passwords. The install's first account takes over the local user and its data."""
+    _execute_all(
+        db,
+        """
+        -- An argon2id hash (passwords.py); NULL for the local user of an install without accounts.
+        ALTER TABLE users ADD COLUMN password_hash TEXT;
+        """,
+    )

@@ -268,6 +268,11 @@ class User:
     created_at: datetime
     show_avatars: bool = False
     fediverse_instance: str | None = None  # where the user's own fediverse account lives
+    password_hash: str | None = field(default=None, repr=False)  # None: the local user, no account yet
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
 
 
 @dataclass(frozen=True)

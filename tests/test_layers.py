@@ -24,6 +24,7 @@ RANKS = {
     "errors": 0,
     "urls": 0,
     "config": 1,
+    "passwords": 1,
     "budget": 1,
     "migrations": 1,
     "sanitize": 1,
@@ -62,6 +63,7 @@ RANKS = {
     "web.people": 31,
     "web.subscriptions": 31,
     "web.settings": 31,
+    "web.auth": 31,
     "web": 33,
     "cli": 40,
 }
@@ -69,6 +71,8 @@ RANKS = {
 OWNERS = {
     "feedparser": {"parse"},
     "mf2py": {"homepage"},
+    "argon2": {"passwords"},
+    "flask_limiter": {"web", "web.auth"},
     "bleach": {"sanitize"},
     "sqlite_utils": {"migrations", *(name for name in RANKS if name == "store" or name.startswith("store."))},
     "aiohttp": {"fetch"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -20,9 +21,25 @@ class UserNotFoundError(NotFoundError):
 
 
 class UsersMixin(Base):
-    def add_user(self, name: str) -> User:
+    """Accounts. An install without any has one user, the local one, and needs no login (on loopback)."""
+
+    def add_user(self, name: str, password_hash: str | None = None) -> User:
+        """A new account; the install's first one takes over the local user and everything it has."""
+        name = _user_name(name)
         with self._transaction():
-            user_id = self._insert("INSERT INTO users (name, created_at) VALUES (?, ?)", [name, iso(datetime.now(UTC))])
+            existing = self.get_user_by_name_or_none(name)
+            if existing is not None:
+                raise InvalidInputError(f"there is already a user named {existing.name}")
+            local = self._one("SELECT id FROM users WHERE id = ? AND password_hash IS NULL", [LOCAL_USER])
+            if password_hash is not None and local is not None and not self.has_accounts():
+                self.db.execute(
+                    "UPDATE users SET name = ?, password_hash = ? WHERE id = ?", [name, password_hash, LOCAL_USER]
+                )
+                return self.get_user(LOCAL_USER)
+            user_id = self._insert(
+                "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
+                [name, password_hash, iso(datetime.now(UTC))],
+            )
         return self.get_user(user_id)
 
     def get_user(self, user_id: int) -> User:
@@ -31,8 +48,45 @@ class UsersMixin(Base):
             raise UserNotFoundError(f"no user {user_id}")
         return from_row(User, row)
 
+    def get_user_by_name(self, name: str) -> User:
+        user = self.get_user_by_name_or_none(name)
+        if user is None:
+            raise UserNotFoundError(f"no user named {name}")
+        return user
+
+    def get_user_by_name_or_none(self, name: str) -> User | None:
+        """Names match whatever their case, in any script ("ZOÉ" is "zoé"; SQLite's NOCASE is ASCII only)."""
+        wanted = name.strip().casefold()
+        for row in self._all("SELECT * FROM users ORDER BY id"):  # a few accounts: no index needed
+            if row["name"].casefold() == wanted:
+                return from_row(User, row)
+        return None
+
     def list_users(self) -> list[User]:
         return [from_row(User, row) for row in self._all("SELECT * FROM users ORDER BY id")]
+
+    def has_accounts(self) -> bool:
+        """Whether any user has a password: from then on, the web app asks everyone to log in."""
+        return bool(self._one("SELECT 1 FROM users WHERE password_hash IS NOT NULL LIMIT 1"))
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        self.get_user(user_id)
+        with self._transaction():
+            self.db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [password_hash, user_id])
+
+    def remove_user(self, user_id: int) -> None:
+        """Delete an account and everything that is theirs; feeds nobody else follows go too."""
+        self.get_user(user_id)
+        with self._transaction():
+            self.db.execute("DELETE FROM users WHERE id = ?", [user_id])  # cascades to what is theirs
+            self.db.execute("DELETE FROM feeds WHERE id NOT IN (SELECT feed_id FROM subscriptions)")
+
+
+def _user_name(text: str) -> str:
+    name = (text or "").strip()
+    if not re.fullmatch(r"[\w.@+-]{1,64}", name):
+        raise InvalidInputError("a user name is 1 to 64 letters, digits or . @ + - _, without spaces")
+    return name
 
 
 class SettingsMixin(UsersMixin):

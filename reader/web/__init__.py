@@ -16,6 +16,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
@@ -25,7 +27,7 @@ from ..errors import FeedExistsError, InvalidFeedURLError, InvalidInputError, No
 from ..models import MATCH_END, MATCH_START
 from ..store import Store
 from ..store.people import ActivityCache
-from . import conversations, people, settings, subscriptions, timeline
+from . import auth, conversations, people, settings, subscriptions, timeline
 from .background import CommentRefresher
 from .pages import close_store, format_cursor
 
@@ -65,11 +67,19 @@ def create_app(config: Config | None = None) -> Flask:
     if config.secret_key == DEV_SECRET_KEY:
         log.warning("READER_SECRET_KEY is not set: using the development key")
 
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["PERMANENT_SESSION_LIFETIME"] = auth.REMEMBER_FOR
+    app.session_interface = auth.SessionInterface()
+
     app.teardown_appcontext(close_store)
     app.before_request(_refuse_cross_site_posts)
+    app.before_request(auth.load_user)
     app.after_request(_security_headers)
     _register_errors(app)
     _register_filters(app)
+    app.register_blueprint(auth.blueprint)
+    _limit_logins(app)
     app.register_blueprint(timeline.blueprint)
     app.register_blueprint(people.blueprint)
     app.register_blueprint(subscriptions.blueprint)
@@ -83,6 +93,19 @@ def create_app(config: Config | None = None) -> Flask:
     gc.collect()
     gc.freeze()
     return app
+
+
+def _limit_logins(app: Flask) -> None:
+    """Failed logins per address and per account name, kept in this process (one process serves)."""
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=False)
+    message = "Too many failed logins: wait a little, then try again."
+    # Flask-Limiter checks decorated limits in the wrapper it returns: that wrapper is the view.
+    view = app.view_functions["auth.login_post"]
+    view = limiter.limit(auth.LIMIT_PER_ADDRESS, deduct_when=auth.failed_login, error_message=message)(view)
+    view = limiter.limit(
+        auth.LIMIT_PER_ACCOUNT, key_func=auth.account_key, deduct_when=auth.failed_login, error_message=message
+    )(view)
+    app.view_functions["auth.login_post"] = view
 
 
 def _refuse_cross_site_posts():

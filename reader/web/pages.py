@@ -18,7 +18,7 @@ from ..errors import InvalidInputError
 from ..models import Group, Person, Position
 from ..reply import ReplyLink, reply_links
 from ..sanitize import clean_html
-from ..store import LOCAL_USER, Store, UserStore
+from ..store import Store, UserStore
 
 PAGE_SIZE = 50
 SIDEBAR_PEOPLE = 60  # beyond that the sidebar links to the list of everyone
@@ -29,8 +29,11 @@ def get_config() -> Config:
 
 
 def current_user_id() -> int:
-    """Whose request this is. Without accounts, the local user's."""
-    return LOCAL_USER
+    """Whose request this is (``auth.load_user`` decided, before the view ran)."""
+    user_id = g.get("user_id")
+    if user_id is None:  # only the login pages get this far without a user, and they use no store
+        raise RuntimeError("no user for this request")
+    return user_id
 
 
 def get_store() -> UserStore:
