@@ -4,6 +4,9 @@
   "use strict";
 
   const selectedClass = "is-selected";
+  // Every POST carries the page's CSRF token (the forms have it as a field).
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = { "X-CSRFToken": csrfMeta ? csrfMeta.content : "" };
   const help = document.getElementById("help");
 
   function items() {
@@ -30,7 +33,7 @@
     return fetch(form.action, {
       method: "POST",
       body: new FormData(form),
-      headers: { "X-Requested-With": "causerie" },
+      headers: { "X-Requested-With": "causerie", ...csrf },
       credentials: "same-origin",
     }).then((response) => {
       if (!response.ok) throw new Error("HTTP " + response.status);
@@ -55,7 +58,7 @@
     return fetch(`/entries/${entryId}/${what === "read" ? "read" : "save"}`, {
       method: "POST",
       body: data,
-      headers: { "X-Requested-With": "causerie" },
+      headers: { "X-Requested-With": "causerie", ...csrf },
       credentials: "same-origin",
     });
   }
@@ -125,7 +128,7 @@
   function markSeen(section) {
     const url = section.dataset.seen;
     if (!url || document.visibilityState !== "visible") return;
-    fetch(url, { method: "POST", headers: { "X-Requested-With": "causerie" }, credentials: "same-origin" });
+    fetch(url, { method: "POST", headers: { "X-Requested-With": "causerie", ...csrf }, credentials: "same-origin" });
   }
 
   const comments = document.getElementById("comments");

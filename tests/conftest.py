@@ -46,6 +46,8 @@ def app(config):
 
     app = create_app(config)
     app.config["TESTING"] = True
+    # Test-client posts carry no CSRF token; tests/test_csrf.py (and the browser tests) keep it on.
+    app.config["WTF_CSRF_ENABLED"] = False
     return app
 
 

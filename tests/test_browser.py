@@ -689,3 +689,16 @@ def test_confirming_a_reply_puts_it_on_the_conversations_page(page, site):
     expect(logged.locator("select")).to_have_value("waiting")
     assert logged.locator("input[name=note]").input_value() == "Asked about the ferry times"
     assert site.console == []
+
+
+def test_a_form_whose_csrf_token_was_tampered_with_is_refused(page, site):
+    page.goto("/muted")
+    page.locator("#mute-phrase").fill("élection")
+    page.evaluate("document.querySelector('form.inline-form input[name=csrf_token]').value = 'forged'")
+    page.get_by_role("button", name="Mute").click()
+    expect(page.locator("h1")).to_have_text("That request did not make sense")
+    expect(page.locator(".error-text")).to_contain_text("reload the page")
+    page.goto("/muted")  # with the page's own token it goes through
+    page.locator("#mute-phrase").fill("élection")
+    page.get_by_role("button", name="Mute").click()
+    expect(page.locator(".mute-list")).to_contain_text("“élection”")

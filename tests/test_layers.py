@@ -73,6 +73,7 @@ OWNERS = {
     "mf2py": {"homepage"},
     "argon2": {"passwords"},
     "flask_limiter": {"web", "web.auth"},
+    "flask_wtf": {"web"},
     "bleach": {"sanitize"},
     "sqlite_utils": {"migrations", *(name for name in RANKS if name == "store" or name.startswith("store."))},
     "aiohttp": {"fetch"},

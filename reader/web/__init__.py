@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
@@ -78,6 +79,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.after_request(_security_headers)
     _register_errors(app)
     _register_filters(app)
+    _protect_forms(app)
     app.register_blueprint(auth.blueprint)
     _limit_logins(app)
     app.register_blueprint(timeline.blueprint)
@@ -93,6 +95,20 @@ def create_app(config: Config | None = None) -> Flask:
     gc.collect()
     gc.freeze()
     return app
+
+
+def _protect_forms(app: Flask) -> None:
+    """A CSRF token on every POST (Flask-WTF): ``csrf_field()`` in each form, the ``X-CSRFToken``
+    header from the page's script (the token is in a <meta> of every page). The Sec-Fetch-Site and
+    Origin check stays in front as a second wall."""
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # valid for the session: a page left open all day still works
+    app.config["WTF_CSRF_SSL_STRICT"] = False  # the Origin check above does this job, proxies included
+    CSRFProtect(app)
+    app.add_template_global(csrf_field)
+
+
+def csrf_field() -> Markup:
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
 
 def _limit_logins(app: Flask) -> None:
@@ -140,6 +156,10 @@ def _register_errors(app: Flask) -> None:
     def not_found(exc: NotFoundError):
         # The same words whether it never existed or belongs to someone else.
         return page(404, "not found")
+
+    @app.errorhandler(CSRFError)
+    def csrf(exc: CSRFError):
+        return page(400, "this form is out of date or came from elsewhere: reload the page and try again")
 
     @app.errorhandler(InvalidFeedURLError)
     @app.errorhandler(OPMLError)
