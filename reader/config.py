@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-DEV_SECRET_KEY = "dev-only-not-secret"
+SECRET_KEY_FILE = "secret_key"  # beside the database, when READER_SECRET_KEY is not set
 
 
 def default_db_path(environ: Mapping[str, str]) -> str:
@@ -72,7 +72,20 @@ SETTINGS = (
     Setting("READER_FETCH_PER_HOST", "fetch_per_host", 8, _positive_int, "fetches in flight to one host"),
     Setting("READER_PARSE_WORKERS", "parse_workers", 0, _non_negative_int, "parser processes (0: in-process)"),
     Setting("READER_PARSE_TIME_BUDGET", "parse_time_budget", 10.0, _positive_float, "seconds to parse one document"),
-    Setting("READER_SECRET_KEY", "secret_key", DEV_SECRET_KEY, str, "signs the web app's sessions"),
+    Setting(
+        "READER_SECRET_KEY",
+        "secret_key",
+        None,
+        str,
+        "signs the web app's sessions (default: a random key kept beside the database)",
+    ),
+    Setting(
+        "READER_TRUSTED_PROXIES",
+        "trusted_proxies",
+        0,
+        _non_negative_int,
+        "reverse proxies in front whose X-Forwarded-* headers count",
+    ),
     Setting("READER_RESOLVE", "resolve", (), _host_table, "host names answered without DNS (name=address,…)"),
 )
 
@@ -89,7 +102,8 @@ class Config:
     fetch_per_host: int = 8
     parse_workers: int = 0
     parse_time_budget: float = 10.0
-    secret_key: str = DEV_SECRET_KEY
+    secret_key: str | None = None
+    trusted_proxies: int = 0
     resolve: tuple[tuple[str, str], ...] = ()
     # Where `reader serve` listens (its --host): anything but loopback requires logging in.
     listen_host: str = "127.0.0.1"
@@ -114,3 +128,32 @@ def load_config(environ: Mapping[str, str] | None = None, **overrides: object) -
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
     return Config(**values)
+
+
+def secret_key(config: Config) -> str:
+    """READER_SECRET_KEY, else a random key made once and kept beside the database (mode 600).
+
+    Never a key shared between installs: with one, anyone could sign a session cookie.
+    """
+    if config.secret_key:
+        return config.secret_key
+    path = Path(config.db_path).resolve().parent / SECRET_KEY_FILE
+    try:
+        return path.read_text().strip() or _new_key(path)
+    except FileNotFoundError:
+        return _new_key(path)
+
+
+def _new_key(path: Path) -> str:
+    import secrets
+
+    key = secrets.token_urlsafe(48)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two processes starting at once keep one key, the first written.
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key

@@ -254,3 +254,45 @@ def _not_zoes(table: str, row: tuple, zoe_id: int) -> bool:
     """A row Bo's requests added is Bo's own (user_id is the second column, or the first for some tables)."""
     user_column = {"entry_states": 0, "watches": 0}.get(table, 1)
     return row[user_column] != zoe_id
+
+
+# -- keys and proxies -------------------------------------------------------------------
+
+
+def test_without_a_secret_key_setting_a_random_one_is_made_once_and_kept(config):
+    import os
+    import stat
+    from pathlib import Path
+
+    from reader.web import create_app
+
+    first = create_app(config).config["SECRET_KEY"]
+    again = create_app(config).config["SECRET_KEY"]
+    key_file = Path(config.db_path).parent / "secret_key"
+    assert first == again and len(first) >= 48
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert create_app(replace(config, secret_key="from the setting")).config["SECRET_KEY"] == "from the setting"
+
+
+def test_forwarded_headers_count_only_behind_trusted_proxies(config, accounts):
+    from reader.web import create_app
+
+    def client(**changes):
+        app = create_app(replace(config, **changes))
+        app.config["WTF_CSRF_ENABLED"] = False  # these posts carry no token
+        return app.test_client()
+
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.50"}
+    direct = client()
+    response = direct.post("/login", data={"name": "zoé", "password": PASSWORD}, headers=forwarded)
+    assert response.status_code == 303 and "Secure" not in response.headers["Set-Cookie"]  # anyone can send them
+
+    proxied = client(trusted_proxies=1)
+    response = proxied.post("/login", data={"name": "zoé", "password": PASSWORD}, headers=forwarded)
+    assert response.status_code == 303 and "Secure" in response.headers["Set-Cookie"]
+    # The login limit counts the client behind the proxy, not the proxy.
+    for _ in range(10):
+        proxied.post("/login", data={"name": "zoé", "password": "guess"}, headers=forwarded)
+    assert proxied.post("/login", data={"name": "zoé", "password": PASSWORD}, headers=forwarded).status_code == 429
+    other_client = {**forwarded, "X-Forwarded-For": "198.51.100.99"}
+    assert proxied.post("/login", data={"name": "zoé", "password": PASSWORD}, headers=other_client).status_code == 303

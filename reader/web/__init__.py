@@ -21,9 +21,10 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..channels import display_value
-from ..config import DEV_SECRET_KEY, Config, load_config
+from ..config import Config, load_config, secret_key
 from ..errors import FeedExistsError, InvalidFeedURLError, InvalidInputError, NotFoundError, OPMLError, StorageError
 from ..models import MATCH_END, MATCH_START
 from ..store import Store
@@ -62,11 +63,14 @@ def create_app(config: Config | None = None) -> Flask:
     config = replace(config, parse_workers=max(1, config.parse_workers))
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config["READER"] = config
-    app.config["SECRET_KEY"] = config.secret_key
+    app.config["SECRET_KEY"] = secret_key(config)
     app.config["MAX_CONTENT_LENGTH"] = 6 * 2**20  # OPML uploads; opml.py caps the file at 5 MB
     Store.open(config.db_path).close()  # create or migrate the database once, not per request
-    if config.secret_key == DEV_SECRET_KEY:
-        log.warning("READER_SECRET_KEY is not set: using the development key")
+    if config.trusted_proxies:
+        # X-Forwarded-For/Proto/Host from that many proxies: the client's address for the login
+        # limits, HTTPS for Secure cookies. Without the setting they are ignored, as anyone can send them.
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
