@@ -421,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(os, "wait4"):
         ap.error("os.wait4 is not available on this platform")
 
-    extra_env = dict(a.env)
+    # The corpus server is on 127.0.0.1, which Causerie refuses to fetch unless told otherwise.
+    extra_env = {"READER_ALLOW_PRIVATE_ADDRESSES": "all", **dict(a.env)}
     env = os.environ.copy()
     env.update(extra_env)
     for key in ("no_proxy", "NO_PROXY"):  # loopback server: keep proxies out of it

@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config({}, db_path=os.path.join(tmp, "reader.sqlite"))
         config = replace(
-            config, resolve=tuple((h, "127.0.0.1") for h in sorted(hosts)), parse_workers=args.parse_workers
+            config,
+            resolve=tuple((h, "127.0.0.1") for h in sorted(hosts)),
+            parse_workers=args.parse_workers,
+            allow_private_addresses=("all",),  # its server is on 127.0.0.1
         )
         store = Store.open(config.db_path).for_user(LOCAL_USER)
         person = store.add_person("Ana", home_url=f"http://{HOME}:{port}/").id

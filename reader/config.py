@@ -48,6 +48,18 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _allowed_addresses(value: str) -> tuple[str, ...]:
+    """ "" (refuse every private address), "all", or "host:port,host:port"."""
+    items = tuple(item.strip().lower() for item in value.split(",") if item.strip())
+    if items == ("all",):
+        return items
+    for item in items:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item!r}: expected 'all' or host:port entries, e.g. 127.0.0.1:8080")
+    return items
+
+
 def _host_table(value: str) -> tuple[tuple[str, str], ...]:
     """ "ana.example=127.0.0.1,bo.example=::1": names answered without DNS."""
     pairs = []
@@ -87,6 +99,13 @@ SETTINGS = (
         "reverse proxies in front whose X-Forwarded-* headers count",
     ),
     Setting("READER_RESOLVE", "resolve", (), _host_table, "host names answered without DNS (name=address,…)"),
+    Setting(
+        "READER_ALLOW_PRIVATE_ADDRESSES",
+        "allow_private_addresses",
+        (),
+        _allowed_addresses,
+        "private addresses that may be fetched: 'all', or host:port,… (default: none)",
+    ),
 )
 
 
@@ -105,6 +124,7 @@ class Config:
     secret_key: str | None = None
     trusted_proxies: int = 0
     resolve: tuple[tuple[str, str], ...] = ()
+    allow_private_addresses: tuple[str, ...] = ()
     # Where `reader serve` listens (its --host): anything but loopback requires logging in.
     listen_host: str = "127.0.0.1"
 

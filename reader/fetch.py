@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import queue
+import re
 import socket
 import threading
 import time
@@ -60,6 +62,9 @@ class FetchSettings:
     # Host names answered from this table instead of DNS, like curl's --resolve:
     # (("ana.example", "127.0.0.1"), …). For split-horizon setups and the tests.
     resolve: tuple[tuple[str, str], ...] = ()
+    # Private addresses that may be fetched anyway: ("all",), or "host:port" entries.
+    # Empty (the default): none, whatever the URL's spelling (see address_refusal).
+    allow_private: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,8 +183,84 @@ class _Runner(threading.Thread):
         self.join()
 
 
+def address_refusal(host: str, port: int, address: str, allow: tuple[str, ...]) -> str | None:
+    """Why Causerie will not connect to ``address`` for ``host:port``, or None if it may.
+
+    Refused unless allowed: every address that is not global unicast — loopback, private, link-local
+    (169.254.0.0/16, where cloud metadata answers), shared CGNAT space, unspecified, reserved,
+    documentation, multicast — IPv4 and IPv6 alike, and IPv4 inside IPv6 (::ffff:10.0.0.1).
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"refused: {address!r} is not an IP address"
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    elif ip.version == 6 and ip in _NAT64:  # 64:ff9b::10.0.0.1 reaches 10.0.0.1 through a NAT64 gateway
+        ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.is_global and not ip.is_multicast and not (ip.version == 6 and ip.is_site_local):
+        return None
+    if "all" in allow or _host_port(host, port) in allow or _host_port(str(ip), port) in allow:
+        return None
+    return f"refused: private address {ip}"
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _host_port(host: str, port: int) -> str:
+    host = host.lower().strip("[]")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _literal_address(host: str) -> str | None:
+    """The address a host written as a number stands for, in any spelling an OS accepts
+    (dotted, decimal, hex, octal, short forms), or None for a name."""
+    host = host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9a-fA-FxX.]+", host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+class _AddressRefused(OSError):
+    """Raised inside the client when every address of a host is refused; becomes a FetchError."""
+
+
+class _GuardedResolver(aiohttp.abc.AbstractResolver):
+    """Resolves through ``inner``, then keeps only the addresses Causerie may connect to.
+
+    The client connects to the addresses returned here, and to nothing else: there is no second
+    lookup an attacker's DNS could answer differently (the time-of-check race of rebinding).
+    """
+
+    def __init__(self, inner: aiohttp.abc.AbstractResolver, allow: tuple[str, ...]) -> None:
+        self.inner = inner
+        self.allow = allow
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[dict]:
+        found = await self.inner.resolve(host, port, family)
+        kept, refusals = [], []
+        for info in found:
+            refusal = address_refusal(host, port, info["host"], self.allow)
+            (refusals if refusal else kept).append(refusal or info)
+        if not kept:
+            raise _AddressRefused(refusals[0] if refusals else f"no address for {host}")
+        return kept
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 def _make_client(settings: FetchSettings) -> aiohttp.ClientSession:
-    resolver = _StaticResolver(dict(settings.resolve)) if settings.resolve else None
+    inner = _StaticResolver(dict(settings.resolve)) if settings.resolve else aiohttp.ThreadedResolver()
+    resolver = _GuardedResolver(inner, settings.allow_private)
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=settings.workers, limit_per_host=settings.per_host, resolver=resolver),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout),
@@ -222,8 +303,32 @@ async def fetch_one(client: aiohttp.ClientSession, request: FetchRequest, settin
     except TimeoutError as exc:
         raise FetchError(request.url, f"timed out after {settings.timeout:g} s") from exc
     except (aiohttp.ClientError, OSError, ValueError) as exc:
+        refused = _refusal_in(exc)
+        if refused is not None:
+            raise FetchError(request.url, refused) from exc
         # ValueError: yarl/aiohttp refusing a URL (bad host, bad port) deep in the request.
         raise FetchError(request.url, _describe(exc)) from exc
+
+
+def _refusal_in(exc: BaseException) -> str | None:
+    """The guard's words, if a refused address is what stopped the request."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, _AddressRefused):
+            return str(exc)
+        exc = getattr(exc, "os_error", None) or exc.__cause__
+        seen += 1
+    return None
+
+
+def _check_literal(request_url: str, url: str, settings: FetchSettings) -> None:
+    """A host written as an address is connected to without any lookup: check it here, every hop."""
+    parsed = yarl.URL(url)
+    address = _literal_address(parsed.raw_host or "")
+    if address is not None:
+        refusal = address_refusal(parsed.raw_host or "", parsed.port or 0, address, settings.allow_private)
+        if refusal:
+            raise FetchError(request_url, refusal)
 
 
 async def _follow(
@@ -236,6 +341,7 @@ async def _follow(
         headers["If-Modified-Since"] = request.last_modified
     all_permanent = True
     for _ in range(settings.max_redirects + 1):
+        _check_literal(request.url, url, settings)
         try:
             response = await client.get(_request_url(url), headers=headers, allow_redirects=False)
         except (ValueError, UnicodeError) as exc:

@@ -54,6 +54,7 @@ def fetch_settings(config: Config) -> FetchSettings:
         workers=config.fetch_workers,
         per_host=config.fetch_per_host,
         resolve=config.resolve,
+        allow_private=config.allow_private_addresses,
     )
 
 

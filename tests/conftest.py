@@ -20,8 +20,9 @@ def feed_server() -> Iterator[FeedServer]:
 def config(tmp_path):
     from reader.config import load_config
 
-    # Parse in-process: worker processes are tested on their own (test_update).
-    return load_config({}, db_path=str(tmp_path / "reader.sqlite"), parse_workers=0)
+    # Parse in-process: worker processes are tested on their own (test_update). The tests' servers
+    # are on 127.0.0.1: private addresses are allowed here, and tests/test_ssrf.py checks the default.
+    return load_config({}, db_path=str(tmp_path / "reader.sqlite"), parse_workers=0, allow_private_addresses=("all",))
 
 
 @pytest.fixture

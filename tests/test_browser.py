@@ -234,7 +234,7 @@ def site(tmp_path, feed_server) -> Iterator[Site]:
     bo = feed_server.route("/bo/atom.xml", body=_bo_atom(base).encode(), headers=xml)
     mallory = feed_server.route("/mallory/atom.xml", body=_hostile_atom(base).encode(), headers=xml)
 
-    config = load_config({}, db_path=str(tmp_path / "reader.sqlite"), parse_workers=0)
+    config = load_config({}, db_path=str(tmp_path / "reader.sqlite"), parse_workers=0, allow_private_addresses=("all",))
     store = Store.open(config.db_path).for_user(LOCAL_USER)
     try:
         store.add_feeds(

@@ -23,6 +23,7 @@ DATA = Path(__file__).parent / "data"
 def runner(tmp_path, monkeypatch):
     db = tmp_path / "reader.sqlite"
     monkeypatch.setenv("READER_PARSE_WORKERS", "0")
+    monkeypatch.setenv("READER_ALLOW_PRIVATE_ADDRESSES", "all")  # the test servers are on 127.0.0.1
     cli = CliRunner()
 
     def run(*args, input=None):
@@ -230,7 +231,12 @@ def test_killing_a_fetch_midway_leaves_a_consistent_database(feed_server, tmp_pa
     path = tmp_path / "subs.opml"
     path.write_text(opml(*(feed_outline(u, f"F{i}") for i, u in enumerate(urls))))
     db = tmp_path / "reader.sqlite"
-    env = {**os.environ, "READER_FETCH_PER_HOST": "2", "READER_PARSE_WORKERS": "0"}
+    env = {
+        **os.environ,
+        "READER_FETCH_PER_HOST": "2",
+        "READER_PARSE_WORKERS": "0",
+        "READER_ALLOW_PRIVATE_ADDRESSES": "all",
+    }
     command = [sys.executable, "-m", "reader.cli", "--db", str(db)]
     subprocess.run([*command, "import", str(path)], check=True, env=env, capture_output=True)
 
@@ -274,7 +280,12 @@ def test_serve_starts_from_the_opml_and_fetches_in_the_background(feed_server, t
     starter = tmp_path / "starter.opml"
     starter.write_text(opml(feed_outline(feed, "Ada")))
     port = _free_port()
-    env = {**os.environ, "READER_OPML": str(starter), "READER_DB": str(tmp_path / "reader.sqlite")}
+    env = {
+        **os.environ,
+        "READER_OPML": str(starter),
+        "READER_DB": str(tmp_path / "reader.sqlite"),
+        "READER_ALLOW_PRIVATE_ADDRESSES": "all",
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "reader.cli", "serve", "--port", str(port)],
         env=env,
@@ -307,7 +318,12 @@ def test_serve_no_fetch_fetches_nothing(feed_server, tmp_path):
     starter = tmp_path / "starter.opml"
     starter.write_text(opml(feed_outline(feed, "Ada")))
     port = _free_port()
-    env = {**os.environ, "READER_OPML": str(starter), "READER_DB": str(tmp_path / "reader.sqlite")}
+    env = {
+        **os.environ,
+        "READER_OPML": str(starter),
+        "READER_DB": str(tmp_path / "reader.sqlite"),
+        "READER_ALLOW_PRIVATE_ADDRESSES": "all",
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "reader.cli", "serve", "--no-fetch", "--port", str(port)],
         env=env,

@@ -16,7 +16,8 @@ from reader.errors import FetchError, InvalidFeedURLError
 from reader.fetch import FetchRequest, FetchSettings, fetch_all, fetch_feed
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>A feed</title></channel></rss>'
-FAST = FetchSettings(timeout=5)
+ALL = ("all",)  # the test server is on 127.0.0.1; tests/test_ssrf.py checks the default
+FAST = FetchSettings(allow_private=ALL, timeout=5)
 
 
 @functools.cache
@@ -115,7 +116,7 @@ def test_gzip_bomb_is_refused_without_inflating_it(feed_server):
     peak_before = _peak_rss_bytes()
 
     with pytest.raises(FetchError, match="decompressed"):
-        fetch_feed(url, settings=FetchSettings(timeout=5, max_bytes=2**20))
+        fetch_feed(url, settings=FetchSettings(allow_private=ALL, timeout=5, max_bytes=2**20))
 
     # Inflating the whole bomb would raise the peak by 50 MB at least.
     assert _peak_rss_bytes() - peak_before < 20 * 2**20
@@ -126,13 +127,15 @@ def test_oversized_body_is_fetch_error(feed_server, content_length):
     url = feed_server.route("/big.xml", body=b"x" * 20_000, content_length=content_length)
 
     with pytest.raises(FetchError, match="larger than 10000 bytes"):
-        fetch_feed(url, settings=FetchSettings(timeout=5, max_bytes=10_000))
+        fetch_feed(url, settings=FetchSettings(allow_private=ALL, timeout=5, max_bytes=10_000))
 
 
 def test_body_exactly_at_the_cap_is_accepted(feed_server):
     url = feed_server.route("/feed.xml", body=b"x" * 10_000, gzip=True)
 
-    assert len(fetch_feed(url, settings=FetchSettings(timeout=5, max_bytes=10_000)).content) == 10_000
+    assert (
+        len(fetch_feed(url, settings=FetchSettings(allow_private=ALL, timeout=5, max_bytes=10_000)).content) == 10_000
+    )
 
 
 # -- redirects ----------------------------------------------------------------------------------
@@ -215,7 +218,7 @@ def test_connection_refused_is_fetch_error_without_status():
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/feed.xml"
 
         with pytest.raises(FetchError) as info:
-            fetch_feed(url, settings=FetchSettings(timeout=5))
+            fetch_feed(url, settings=FetchSettings(allow_private=ALL, timeout=5))
 
     assert info.value.status is None
 
@@ -225,7 +228,7 @@ def test_server_that_never_answers_times_out(feed_server):
     started = time.monotonic()
 
     with pytest.raises(FetchError, match="timed out") as info:
-        fetch_feed(url, settings=FetchSettings(timeout=0.5))
+        fetch_feed(url, settings=FetchSettings(allow_private=ALL, timeout=0.5))
 
     assert time.monotonic() - started < 0.5 + 1.0
     assert info.value.status is None
@@ -237,7 +240,7 @@ def test_deadline_covers_a_body_that_drips_slowly(feed_server):
     started = time.monotonic()
 
     with pytest.raises(FetchError, match="timed out"):
-        fetch_feed(url, settings=FetchSettings(timeout=1))
+        fetch_feed(url, settings=FetchSettings(allow_private=ALL, timeout=1))
 
     assert time.monotonic() - started < 1 + 1.0
 
@@ -286,7 +289,11 @@ def test_fetch_all_returns_every_result_and_one_failure_spares_the_others(feed_s
 def test_per_host_limit_caps_concurrent_requests_to_one_host(feed_server):
     urls = [feed_server.route(f"/feed{i}.xml", body=FEED, delay=0.2) for i in range(6)]
 
-    results = list(fetch_all([FetchRequest(url) for url in urls], FetchSettings(timeout=5, per_host=2, workers=10)))
+    results = list(
+        fetch_all(
+            [FetchRequest(url) for url in urls], FetchSettings(allow_private=ALL, timeout=5, per_host=2, workers=10)
+        )
+    )
 
     assert [outcome.status for _, outcome in results] == ["ok"] * 6
     assert feed_server.peak_concurrency == 2
@@ -298,7 +305,11 @@ def test_different_hosts_are_fetched_in_parallel(feed_server):
         feed_server.route(path, body=FEED, delay=0.2)
     urls = [feed_server.url(path, host=host) for host in ("127.0.0.1", "localhost") for path in paths]
 
-    results = list(fetch_all([FetchRequest(url) for url in urls], FetchSettings(timeout=5, per_host=1, workers=10)))
+    results = list(
+        fetch_all(
+            [FetchRequest(url) for url in urls], FetchSettings(allow_private=ALL, timeout=5, per_host=1, workers=10)
+        )
+    )
 
     assert [outcome.status for _, outcome in results] == ["ok"] * 6
     assert feed_server.peak_concurrency_for("127.0.0.1") == 1
@@ -322,7 +333,7 @@ def test_closing_fetch_all_early_cancels_the_rest_without_hanging(feed_server):
 
     hanging = [feed_server.route(f"/hang{i}.xml", hang) for i in range(5)]
     quick = feed_server.route("/quick.xml", fast)
-    results = fetch_all([FetchRequest(url) for url in [*hanging, quick]], FetchSettings(timeout=30))
+    results = fetch_all([FetchRequest(url) for url in [*hanging, quick]], FetchSettings(allow_private=ALL, timeout=30))
 
     request, outcome = next(results)
     assert request.url == quick and outcome.content == FEED
