@@ -35,7 +35,15 @@ from .pages import close_store, format_cursor
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def _resource_folder(name: str) -> str:
+    """``templates`` or ``static``: inside the package once installed from a wheel
+    (pyproject.toml maps the top-level folders there), beside it in a checkout."""
+    installed = PACKAGE / name
+    return str(installed if installed.is_dir() else PACKAGE.parent / name)
+
 
 # Feed content may show images and media from anywhere, never run code or be framed.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -61,7 +69,7 @@ def create_app(config: Config | None = None) -> Flask:
     # are parsed in a parser process, never in the request thread: the parse time
     # budget is a signal, and signals reach only a process's main thread.
     config = replace(config, parse_workers=max(1, config.parse_workers))
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app = Flask(__name__, template_folder=_resource_folder("templates"), static_folder=_resource_folder("static"))
     app.config["READER"] = config
     app.config["SECRET_KEY"] = secret_key(config)
     app.config["MAX_CONTENT_LENGTH"] = 6 * 2**20  # OPML uploads; opml.py caps the file at 5 MB
