@@ -254,14 +254,15 @@ def serve(ctx: click.Context, host: str, port: int, no_fetch: bool, threads: int
         logging.getLogger().setLevel(logging.WARNING)  # a server logs its warnings
     from dataclasses import replace
 
-    from .web.auth import is_loopback
+    from .web.auth import serves_only_this_machine
 
     config = replace(_config(ctx), listen_host=host)
     store = _store(ctx)
-    if not is_loopback(host) and not store.has_accounts():
+    if not serves_only_this_machine(config) and not store.has_accounts():
+        where = "serving behind a proxy (READER_TRUSTED_PROXIES)" if config.trusted_proxies else f"serving on {host}"
         raise click.UsageError(
-            f"serving on {host} needs an account, so that a login is asked for: create one with"
-            " 'reader user add NAME' first (127.0.0.1 needs none)"
+            f"{where} needs an account, so that a login is asked for: create one with"
+            " 'reader user add NAME' first (127.0.0.1 without a proxy needs none)"
         )
     if not store.list_subscriptions() and Path(config.opml_path).is_file():
         report = store.add_feeds(read_opml(Path(config.opml_path).read_bytes()).sources)
@@ -269,7 +270,16 @@ def serve(ctx: click.Context, host: str, port: int, no_fetch: bool, threads: int
     if not no_fetch:
         _start_background_fetch(config)
     click.echo(f"Causerie on http://{host}:{port}/ (Ctrl-C stops)")
-    waitress.serve(create_app(config), host=host, port=port, threads=threads, ident="Causerie")
+    waitress.serve(
+        create_app(config),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="Causerie",
+        # waitress drops X-Forwarded-* unless told to keep them; ProxyFix (web/__init__) then
+        # trusts exactly READER_TRUSTED_PROXIES hops of them, and none when it is 0.
+        clear_untrusted_proxy_headers=not config.trusted_proxies,
+    )
 
 
 def _start_background_fetch(config: Config, every: float = 300.0) -> None:

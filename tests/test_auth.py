@@ -103,6 +103,18 @@ def test_beyond_loopback_every_page_asks_to_log_in(config):
     assert response.status_code == 303 and response.location.endswith("/login?next=/people")
 
 
+def test_behind_a_proxy_loopback_is_not_this_machine_alone(config, monkeypatch):
+    # The proxy connects from 127.0.0.1 for anyone on the internet: no open single-user mode.
+    from reader.web import create_app
+
+    app = create_app(replace(config, trusted_proxies=1))
+    response = app.test_client().get("/people")
+    assert response.status_code == 303 and response.location.endswith("/login?next=/people")
+    monkeypatch.setenv("READER_TRUSTED_PROXIES", "1")
+    result = run_cli(config.db_path, "serve", "--no-fetch")
+    assert result.exit_code == 2 and "behind a proxy" in result.output and "reader user add NAME" in result.output
+
+
 def test_with_an_account_every_page_but_login_asks_to_log_in(client, accounts):
     for path in ("/", "/people", "/subscriptions/", "/entries/1", "/search?q=x", "/conversations"):
         response = client.get(path)

@@ -114,11 +114,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waitress 3 drops X-Forwarded-* headers before ProxyFix sees them (clear_untrusted_proxy_headers"
-    " defaults to True): reader serve must pass clear_untrusted_proxy_headers=False when READER_TRUSTED_PROXIES is set",
-)
 def test_reader_serve_behind_a_trusted_proxy_sets_secure_cookies(tmp_path):
     """What deploy/nginx.conf and deploy/Caddyfile rely on, through the real server (waitress)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("READER_")}

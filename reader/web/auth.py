@@ -16,6 +16,7 @@ from datetime import timedelta
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
+from ..config import Config
 from ..errors import NotFoundError
 from ..passwords import dummy_verify, hash_password, needs_rehash, verify_password
 from ..store import LOCAL_USER, Store
@@ -36,6 +37,12 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app) -> bool:
         return request.is_secure
+
+
+def serves_only_this_machine(config: Config) -> bool:
+    """Bound to loopback and not behind a reverse proxy: a proxy connects from 127.0.0.1 on behalf
+    of anyone on the internet, so with READER_TRUSTED_PROXIES set a login is always asked for."""
+    return is_loopback(config.listen_host) and not config.trusted_proxies
 
 
 def is_loopback(host: str) -> bool:
@@ -74,7 +81,7 @@ def load_user() -> object:
     if g.user is not None:
         g.user_id = g.user.id
         return None
-    if not g.accounts and is_loopback(config.listen_host):
+    if not g.accounts and serves_only_this_machine(config):
         g.user_id = LOCAL_USER  # single-user, as before accounts
         return None
     g.user_id = None
