@@ -1,6 +1,7 @@
 """Accounts: the CLI, logging in and out, sessions, rate limits, and one user never reaching another's data."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -308,3 +309,19 @@ def test_forwarded_headers_count_only_behind_trusted_proxies(config, accounts):
     assert proxied.post("/login", data={"name": "zoé", "password": PASSWORD}, headers=forwarded).status_code == 429
     other_client = {**forwarded, "X-Forwarded-For": "198.51.100.99"}
     assert proxied.post("/login", data={"name": "zoé", "password": PASSWORD}, headers=other_client).status_code == 303
+
+
+def test_healthz_answers_without_a_login_and_says_nothing_of_anyone(client, accounts):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.text == "ok\n"
+    assert response.headers["Cache-Control"] == "no-store" and "Set-Cookie" not in response.headers
+
+
+def test_healthz_says_when_the_database_cannot_be_read(config, tmp_path):
+    from reader.web import create_app
+
+    app = create_app(config)
+    Path(config.db_path).unlink()
+    Path(config.db_path).write_bytes(b"not a database, ni une base \xc3\xa9")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and "database unavailable" in response.text
