@@ -274,3 +274,24 @@ def m003_accounts(db: Database) -> None:
         ALTER TABLE users ADD COLUMN password_hash TEXT;
         """,
     )
+
+
+@migrations()
+def m004_schedule_and_lease(db: Database) -> None:
+    """Each feed's own refresh hint, and the lease that keeps background fetchers to one at a time."""
+    _execute_all(
+        db,
+        """
+        -- What the feed document says of its own pace (RSS <ttl>, sy:updatePeriod/Frequency),
+        -- in minutes, kept for the fetches that bring no new document (304, same body).
+        ALTER TABLE feeds ADD COLUMN refresh_hint_minutes INTEGER;
+
+        -- One row per kind of exclusive work ('fetch'): who holds it, until when. A holder that dies
+        -- stops renewing, and the lease is free again once it expires.
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        """,
+    )

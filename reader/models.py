@@ -86,6 +86,8 @@ class ParsedFeed:
     # The feed's own author (RSS managingEditor/itunes:owner, Atom author, JSON Feed authors[0]).
     author_email: str | None = None
     author_url: str | None = None
+    # Minutes between changes, by the feed's own word (RSS <ttl>, sy:updatePeriod/Frequency).
+    refresh_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class Feed:
     next_fetch_at: datetime | None
     wait_until: datetime | None  # Retry-After or error backoff
     created_at: datetime
+    # The feed's own word on its pace (RSS <ttl>, sy:update*), in minutes: see schedule.py.
+    refresh_hint_minutes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from .errors import ParseError
 from .jsonfeed import looks_like_json_feed, parse_json_feed
 from .models import Enclosure, ParsedEntry, ParsedFeed
 from .sanitize import to_text
+from .schedule import document_hint_minutes
 from .urls import http_url
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,9 @@ def _parse_xml(content: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         warnings=tuple(warnings),
         author_email=author_email,
         author_url=http_url((feed.get("author_detail") or {}).get("href"), url),
+        refresh_minutes=document_hint_minutes(
+            feed.get("ttl"), feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")
+        ),
     )
 
 
@@ -315,6 +319,7 @@ def _finish(parsed: ParsedFeed) -> ParsedFeed:
         warnings=parsed.warnings,
         author_email=_cap(repair_text(parsed.author_email), MAX_NAME),
         author_url=_storable_url(parsed.author_url),
+        refresh_minutes=parsed.refresh_minutes,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import random
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,6 +29,7 @@ from .fetch import FetchRequest, FetchSettings, fetch_all
 from .models import CommentFeed, EntryDerived, Feed, FetchResult, ParsedEntry, PreparedFeed, UpdateResult
 from .parse import parse_feed
 from .sanitize import excerpt, to_text
+from .schedule import next_fetch_time, response_hint
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -254,7 +256,8 @@ class FeedSink:
 
     def finish(self, done: Done[Feed], now: datetime) -> UpdateResult:
         feed = done.job
-        next_fetch_at = now + timedelta(minutes=self.config.update_interval)
+        document_minutes = done.prepared.parsed.refresh_minutes if done.prepared else feed.refresh_hint_minutes
+        next_fetch_at = next_fetch(self.config, done.response, now, document_minutes)
         try:
             if done.error is not None:
                 raise done.error
@@ -310,7 +313,7 @@ class CommentSink:
 
     def finish(self, done: Done[CommentFeed], now: datetime) -> UpdateResult:
         thread = done.job
-        next_fetch_at = now + timedelta(minutes=self.config.update_interval)
+        next_fetch_at = next_fetch(self.config, done.response, now)
         try:
             if done.error is not None:
                 raise done.error
@@ -442,6 +445,19 @@ def _record_failure(store: Store, feed: Feed, exc: ReaderError, now: datetime, n
     )
     log.error("updated feed=%s status=%s error=%s", feed.url, "gone" if gone else "error", message)
     return UpdateResult(feed.url, "gone" if gone else "error", error=message)
+
+
+def next_fetch(
+    config: Config, response: FetchResult | None, now: datetime, document_minutes: int | None = None
+) -> datetime:
+    """The interval, stretched by the server's and the feed's hints, bounded and spread (schedule.py)."""
+    return next_fetch_time(
+        now,
+        timedelta(minutes=config.update_interval),
+        response=response_hint(response.headers, now) if response is not None else None,
+        document_minutes=document_minutes,
+        spread=random.random(),
+    )
 
 
 def backoff(error_count: int) -> timedelta:

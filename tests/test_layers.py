@@ -26,6 +26,7 @@ RANKS = {
     "config": 1,
     "passwords": 1,
     "budget": 1,
+    "schedule": 1,  # pure: when to fetch next
     "migrations": 1,
     "sanitize": 1,
     # pure readers of documents, one library behind each

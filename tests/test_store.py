@@ -19,7 +19,12 @@ def test_opening_sets_wal_foreign_keys_and_records_the_schema_version(config):
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] > 0
     applied = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations")]
-    assert applied == ["m001_create_schema", "m002_people_channels_mutes_conversations", "m003_accounts"]
+    assert applied == [
+        "m001_create_schema",
+        "m002_people_channels_mutes_conversations",
+        "m003_accounts",
+        "m004_schedule_and_lease",
+    ]
     store.close()
     # Reopening applies nothing twice.
     again = Store.open(config.db_path)

@@ -155,7 +155,7 @@ class FeedsMixin(Base):
             "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), author_name = ?,"
             " author_email = ?, author_url = ?, etag = ?, last_modified = ?, body_hash = ?, status = 'ok',"
             " http_status = ?, last_error = NULL, error_count = 0, last_fetched_at = ?, last_success_at = ?,"
-            " next_fetch_at = ?, wait_until = NULL"
+            " next_fetch_at = ?, wait_until = NULL, refresh_hint_minutes = ?"
             " WHERE id = ?",
             [
                 parsed.title,
@@ -170,6 +170,7 @@ class FeedsMixin(Base):
                 iso(now),
                 iso(now),
                 iso(next_fetch_at),
+                parsed.refresh_minutes,
                 feed_id,
             ],
         )
