@@ -135,7 +135,27 @@ def remove(ctx: click.Context, url: str) -> None:
 @click.option("--due", is_flag=True, help="only feeds whose next fetch time has come (for cron or a timer)")
 @click.pass_context
 def fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
-    """Fetch followed feeds now (or only the URLS given, whatever their state)."""
+    """Fetch followed feeds now (or only the URLS given, whatever their state).
+
+    One fetcher at a time on a database: when another holds the fetch lease (``reader serve``'s
+    background fetch, a timer), a plain or --due fetch stands aside; naming URLS fetches them anyway,
+    like the web page's "refresh" button.
+    """
+    from .background import FetchLease, LeaseHeld
+
+    if urls:
+        _fetch(ctx, urls, due)
+        return
+    try:
+        with FetchLease(_config(ctx).db_path):
+            _fetch(ctx, urls, due)
+    except LeaseHeld as exc:
+        click.echo(f"skipped: {exc}")
+        # From a timer, overlapping a running fetch is normal, not a failure; asked by hand, it is one.
+        ctx.exit(0 if due else 1)
+
+
+def _fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
     store = _store(ctx)
     feeds = select_feeds(store, utc_now(), due_only=due, urls=urls or None)
     results: list[UpdateResult] = []
@@ -268,7 +288,9 @@ def serve(ctx: click.Context, host: str, port: int, no_fetch: bool, threads: int
         report = store.add_feeds(read_opml(Path(config.opml_path).read_bytes()).sources)
         click.echo(f"new database: imported {report.added} feeds from {config.opml_path}")
     if not no_fetch:
-        _start_background_fetch(config)
+        from .background import RefreshLoop
+
+        RefreshLoop(config).start()
     click.echo(f"Causerie on http://{host}:{port}/ (Ctrl-C stops)")
     waitress.serve(
         create_app(config),
@@ -280,36 +302,6 @@ def serve(ctx: click.Context, host: str, port: int, no_fetch: bool, threads: int
         # trusts exactly READER_TRUSTED_PROXIES hops of them, and none when it is 0.
         clear_untrusted_proxy_headers=not config.trusted_proxies,
     )
-
-
-def _start_background_fetch(config: Config, every: float = 300.0) -> None:
-    """Run ``reader fetch --due`` in a child process now and every few minutes.
-
-    A child process rather than a thread: its parse time budget works (signals
-    reach only a main thread), a hostile feed cannot stall or bloat the web
-    server, and the memory of a large fetch is returned when it exits.
-    """
-    import os
-    import subprocess
-    import threading
-    import time
-
-    command = [sys.executable, "-m", "reader.cli", "--db", config.db_path, "fetch", "--due"]
-    log = logging.getLogger(__name__)
-
-    def loop() -> None:
-        while True:
-            try:
-                done = subprocess.run(
-                    command, capture_output=True, text=True, timeout=3600, env=os.environ.copy(), check=False
-                )
-                summary = (done.stdout.strip().splitlines() or ["no output"])[0]
-                log.warning("background fetch: %s", summary if done.returncode == 0 else done.stderr.strip()[-500:])
-            except subprocess.TimeoutExpired:
-                log.error("background fetch took more than an hour and was stopped")
-            time.sleep(every)
-
-    threading.Thread(target=loop, name="causerie-background-fetch", daemon=True).start()
 
 
 def _summary(results: list[UpdateResult]) -> str:

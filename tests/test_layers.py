@@ -43,6 +43,7 @@ RANKS = {
     "store.groups": 11,
     "store.users": 11,
     "store.mutes": 11,
+    "store.leases": 11,
     "store.people": 12,  # the people page filters by group
     "store.entries": 12,  # timelines filter by group and leave mutes out
     "store.search": 13,
@@ -56,6 +57,7 @@ RANKS = {
     "update": 20,
     "subscribe": 21,  # discovery runs on the pipeline
     "reach": 21,  # so does looking for ways to reach people
+    "background": 21,  # the fetch lease and serve's refresh loop
     # the web: shared helpers, one blueprint a module, then the factory
     "web.pages": 30,
     "web.background": 30,

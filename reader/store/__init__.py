@@ -21,6 +21,7 @@ from ..migrations import migrations
 from .comments import CommentFeedsMixin, CommentsMixin
 from .conversations import STATUSES, ConversationsMixin
 from .feeds import FeedsMixin, SaveReport
+from .leases import Lease, LeasesMixin
 from .rows import wrap_errors
 from .search import SearchMixin, fts_query
 from .subscriptions import ImportReport, SubscriptionsMixin
@@ -30,6 +31,7 @@ __all__ = [
     "LOCAL_USER",
     "STATUSES",
     "ImportReport",
+    "Lease",
     "SaveReport",
     "Store",
     "UserNotFoundError",
@@ -40,7 +42,7 @@ __all__ = [
 BUSY_TIMEOUT_MS = 5_000
 
 
-class Store(FeedsMixin, CommentFeedsMixin, UsersMixin):
+class Store(FeedsMixin, CommentFeedsMixin, UsersMixin, LeasesMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
 

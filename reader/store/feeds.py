@@ -7,7 +7,7 @@ whose feed is in ``subscriptions.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ..errors import FeedNotFoundError
 from ..models import Feed, FetchResult, ParsedFeed, PreparedFeed
@@ -41,6 +41,16 @@ class FeedsMixin(Base):
         if due_only:
             sql += " AND (f.next_fetch_at IS NULL OR f.next_fetch_at <= :now)"
         return [from_row(Feed, row) for row in self._all(sql + " ORDER BY f.id", {"now": iso(now)})]
+
+    def next_due_at(self) -> datetime | None:
+        """When the first followed feed falls due (long past for a feed never fetched), or None."""
+        value = self._value(
+            "SELECT min(max(coalesce(f.next_fetch_at, ''), coalesce(f.wait_until, ''))) FROM feeds f"
+            " WHERE f.status != 'gone' AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = f.id)"
+        )
+        if value is None:
+            return None
+        return parse_dt(value) if value else datetime.min.replace(tzinfo=UTC)
 
     def people_following(self, feed_urls: list[str]) -> list[tuple[int, int]]:
         """(user id, person id) of everyone whose person those feeds are: for work done after a fetch."""
