@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .config import Config, load_config
+from .config import Config, load_config_with_sources
 from .errors import ReaderError
 from .models import UpdateResult
 from .opml import read_opml, write_opml
@@ -44,20 +44,21 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.option("--db", "db_path", metavar="PATH", help="database file (default: $READER_DB, else the XDG data dir)")
+@click.option("--config", "config_file", metavar="FILE", help="settings file (TOML; default: $READER_CONFIG)")
 @click.option("-v", "--verbose", count=True, help="log each feed's update (-v), or everything (-vv)")
 @click.version_option(package_name="causerie")
 @click.pass_context
-def main(ctx: click.Context, db_path: str | None, verbose: int) -> None:
+def main(ctx: click.Context, db_path: str | None, config_file: str | None, verbose: int) -> None:
     """Causerie: follow people through their feeds, in order, and reply to them."""
     # Quiet by default: the commands report what happened themselves (fetch ends
     # with every error); -v shows the one-line-per-feed log, -vv everything.
     level = {0: logging.CRITICAL, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        config = load_config(db_path=db_path)
+        config, effective = load_config_with_sources(db_path=db_path, config_file=config_file)
     except ReaderError as exc:
         raise click.UsageError(str(exc)) from exc
-    ctx.obj = {"config": config}
+    ctx.obj = {"config": config, "effective": effective}
 
 
 @main.command("import")
@@ -180,6 +181,16 @@ def _fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
     if reports:
         found = sum(report.new for report in reports)
         click.echo(f"looked for ways to reach {len(reports)} new people: {found} found")
+
+
+@main.command("config")
+@click.pass_context
+def config_(ctx: click.Context) -> None:
+    """Print the settings in effect, where each comes from, secrets masked."""
+    effective = ctx.obj["effective"]
+    width = max(len(item.setting.env) for item in effective)
+    for item in effective:
+        click.echo(f"{item.setting.env:<{width}}  {item.shown}  ({item.source})")
 
 
 @main.group()

@@ -30,6 +30,7 @@ import aiohttp.abc
 import yarl
 
 from . import __version__
+from .config import Config
 from .errors import FeedError, FetchError, InvalidFeedURLError
 from .models import FetchResult
 from .urls import host_of, http_url
@@ -52,13 +53,14 @@ _MAX_RETRY_AFTER = 7 * 24 * 3600.0
 
 @dataclass(frozen=True)
 class FetchSettings:
-    timeout: float = 30.0  # one deadline per fetch: connect, headers, redirects and body
+    # The defaults of the settings are Config's (declared once, in config.py).
+    timeout: float = Config.fetch_timeout  # one deadline per fetch: connect, headers, redirects and body
     connect_timeout: float = 10.0
-    max_bytes: int = 10 * 2**20  # cap on the body, compressed and decompressed alike
+    max_bytes: int = Config.max_feed_bytes  # cap on the body, compressed and decompressed alike
     max_redirects: int = 5
     user_agent: str = DEFAULT_USER_AGENT
-    workers: int = 32  # fetches in flight at once, all hosts together
-    per_host: int = 8  # fetches in flight at once to one host
+    workers: int = Config.fetch_workers  # fetches in flight at once, all hosts together
+    per_host: int = Config.fetch_per_host  # fetches in flight at once to one host
     # Host names answered from this table instead of DNS, like curl's --resolve:
     # (("ana.example", "127.0.0.1"), …). For split-horizon setups and the tests.
     resolve: tuple[tuple[str, str], ...] = ()
