@@ -1,0 +1,159 @@
+"""The serving process under a refresh: memory, and the timeline's latency through the real server.
+
+Serves the bench corpus (../shared/bench) on loopback, imports its 1,000 feeds, starts
+`reader serve --no-fetch` (waitress), then runs refresh rounds — the same `reader fetch` command
+`reader serve`'s background loop runs as its child — while 8 clients with keep-alive connections
+request the timeline in a loop. Prints the peak RSS of all the processes (server + fetch and its
+workers), the timeline's p50/p95 during the refreshes, and the login page's p95.
+
+    python3 benchmarks/serve_bench.py --n 1000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fetch_bench import DEFAULT_BENCH_DIR, DEFAULT_CACHE, Server, TreeSampler, ensure_corpus, http_get  # noqa: E402
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Clients:
+    """``count`` threads, each on one keep-alive connection, GETting ``path`` until stopped."""
+
+    def __init__(self, port: int, path: str, count: int) -> None:
+        self.port, self.path = port, path
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.stopped = threading.Event()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
+
+    def _run(self) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self.stopped.is_set():
+            start = time.perf_counter()
+            try:
+                connection.request("GET", self.path)
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self.errors.append(repr(exc))
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                continue
+            self.latencies.append(time.perf_counter() - start)
+            if response.status != 200 or b"locked" in body:
+                self.errors.append(f"HTTP {response.status}")
+
+    def __enter__(self) -> Clients:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) >= 100 else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1000, help="feeds (default 1000)")
+    ap.add_argument("--rounds", type=int, default=3, help="refresh rounds after the first fetch (default 3)")
+    ap.add_argument("--latency-ms", type=float, default=50.0)
+    ap.add_argument("--clients", type=int, default=8)
+    a = ap.parse_args()
+
+    corpus, _, _ = ensure_corpus(DEFAULT_BENCH_DIR, DEFAULT_CACHE, a.n)
+    work = Path(tempfile.mkdtemp(prefix="causerie-serve-bench-"))
+    feeds = Server(DEFAULT_BENCH_DIR, corpus, work, a.latency_ms, 3600)
+    feeds.start()
+    env = {**os.environ, "READER_ALLOW_PRIVATE_ADDRESSES": "all", "READER_OPML": ""}
+    reader = [sys.executable, "-m", "reader.cli", "--db", str(work / "reader.sqlite")]
+    (work / "feeds.opml").write_bytes(http_get(feeds.base + "/feeds.opml"))
+    subprocess.run([*reader, "import", str(work / "feeds.opml")], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [*reader, "serve", "--no-fetch", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http_get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        sampler = TreeSampler(server.pid)  # the server's session: it and anything it starts
+        sampler.start()
+        fetch_peak = 0.0
+        idle = Clients(port, "/", a.clients)
+        with idle:
+            time.sleep(5)
+        print(f"timeline, idle, empty database: p95 {percentile(idle.latencies, 95):.1f} ms")
+        timeline: list[float] = []
+        errors: list[str] = []
+        for number in range(a.rounds + 1):
+            if number:
+                http_get(feeds.base + "/__bench__/next-round?percent=10")
+            fetch = subprocess.Popen(
+                [*reader, "fetch"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            fetch_sampler = TreeSampler(fetch.pid)
+            fetch_sampler.start()
+            start = time.perf_counter()
+            with Clients(port, "/", a.clients) as clients:
+                output = fetch.communicate()[0].decode(errors="replace").splitlines()
+            fetch_sampler.done.set()
+            fetch_peak = max(fetch_peak, fetch_sampler.peak_mb)
+            timeline += clients.latencies
+            errors += clients.errors
+            print(
+                f"round {number}: {time.perf_counter() - start:.1f} s, {output[0] if output else '?'};"
+                f" timeline p50 {percentile(clients.latencies, 50):.1f} ms, p95 {percentile(clients.latencies, 95):.1f}"
+                f" ms over {len(clients.latencies)} requests; fetch peak {fetch_sampler.peak_mb:.0f} MB"
+            )
+        with Clients(port, "/login", a.clients) as login:
+            time.sleep(5)
+        sampler.done.set()
+        print(f"timeline during refreshes: p95 {percentile(timeline, 95):.1f} ms (target <= 50), errors {len(errors)}")
+        print(f"login page: p95 {percentile(login.latencies, 95):.1f} ms over {len(login.latencies)} requests")
+        print(
+            f"peak RSS: server {sampler.peak_mb:.0f} MB, fetch {fetch_peak:.0f} MB,"
+            f" together at most {sampler.peak_mb + fetch_peak:.0f} MB (target <= 100)"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        feeds.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
