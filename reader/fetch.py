@@ -22,6 +22,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -145,6 +146,13 @@ class _Runner(threading.Thread):
 
     async def _main(self) -> None:
         self.loop = asyncio.get_running_loop()
+        # Name lookups run in the loop's default executor, which asyncio sizes to the CPUs
+        # (6 threads on 2 cores): with 32 fetches in flight, six slow lookups (a resolver that
+        # drops queries answers in 5 s) held up every other host, loopback addresses included.
+        # One thread per fetch slot instead; threads start only as lookups need them.
+        self.loop.set_default_executor(
+            ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="causerie-dns")
+        )
         self.slots = asyncio.Semaphore(self.settings.workers)
         hosts: dict[str, asyncio.Semaphore] = {}
         async with _make_client(self.settings) as client:

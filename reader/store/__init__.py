@@ -22,7 +22,7 @@ from .comments import CommentFeedsMixin, CommentsMixin
 from .conversations import STATUSES, ConversationsMixin
 from .feeds import FeedsMixin, SaveReport
 from .leases import Lease, LeasesMixin
-from .rows import wrap_errors
+from .rows import immediate_transaction, wrap_errors
 from .search import SearchMixin, fts_query
 from .subscriptions import ImportReport, SubscriptionsMixin
 from .users import LOCAL_USER, SettingsMixin, UserNotFoundError, UsersMixin
@@ -42,6 +42,19 @@ __all__ = [
 BUSY_TIMEOUT_MS = 5_000
 
 
+def migrate_schema(db: Database) -> None:
+    """Apply every pending migration in one transaction: all of them, or none.
+
+    Two processes starting together (``reader serve`` and a timer's ``reader
+    fetch``) must not both migrate: the write lock is taken before the check
+    of what is pending. Each migration's own ``atomic`` becomes a savepoint.
+    """
+    if not migrations.pending(db):
+        return
+    with immediate_transaction(db):
+        migrations.apply(db)
+
+
 class Store(FeedsMixin, CommentFeedsMixin, UsersMixin, LeasesMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -57,7 +70,10 @@ class Store(FeedsMixin, CommentFeedsMixin, UsersMixin, LeasesMixin):
         path = Path(path)
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        # isolation_level=None: no transaction is ever opened behind our back (Python's default
+        # opens one before the first INSERT and keeps it, and the write lock, until a commit);
+        # every transaction is an explicit BEGIN IMMEDIATE in rows.Base._transaction.
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
         db = Database(conn)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")
@@ -67,7 +83,7 @@ class Store(FeedsMixin, CommentFeedsMixin, UsersMixin, LeasesMixin):
         # cut may lose the last commits, never corrupt the file.
         db.execute("PRAGMA synchronous = NORMAL")
         if migrate:
-            migrations.apply(db)
+            migrate_schema(db)
         return cls(db)
 
     def close(self) -> None:

@@ -44,6 +44,36 @@ def wrap_errors(method):
     return wrapper
 
 
+@contextmanager
+def immediate_transaction(db: Database) -> Iterator[Database]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or a savepoint inside a transaction already open.
+
+    IMMEDIATE takes the write lock at the start, where SQLite's busy timeout
+    waits for it. A deferred BEGIN reads first and asks for the lock at its
+    first write; if another process committed in between, SQLite cannot
+    upgrade the stale snapshot and fails at once with "database is locked",
+    whatever the timeout (found by tests/test_durability.py).
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 class Base:
     """The connection and its helpers. Every public method of a subclass raises ``StorageError``
     on an operational database error: ``__init_subclass__`` wraps them, so a new method cannot
@@ -59,8 +89,8 @@ class Base:
 
     @contextmanager
     def _transaction(self) -> Iterator[Database]:
-        """One transaction; nested ones are savepoints (sqlite-utils ``atomic``)."""
-        with self.db.atomic() as db:
+        """One write transaction; nested ones are savepoints."""
+        with immediate_transaction(self.db) as db:
             yield db
 
     def _all(self, sql: str, params: Iterable | Mapping = ()) -> list[dict]:
