@@ -87,6 +87,46 @@ def export(ctx: click.Context, output) -> None:
 
 
 @main.command()
+@click.argument("file", type=click.Path(dir_okay=True, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, file: Path) -> None:
+    """Copy the database to FILE while it is in use (SQLite's online backup): whole, checked, or nothing.
+
+    FILE may be a directory: the copy is then named causerie-YYYYMMDD-HHMMSS.sqlite inside it.
+    """
+    from .store import backup_database
+
+    report = backup_database(_config(ctx).db_path, file)
+    click.echo(
+        f"backed up {_counted(report.counts)} to {report.path}"
+        f" ({report.size / 2**20:.1f} MB, integrity ok, {report.seconds:.1f} s)"
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def restore(ctx: click.Context, file: Path) -> None:
+    """Replace the database with the backup FILE. Refused while reader serve or any command uses it.
+
+    The database it replaces is kept beside it as <db>.before-restore.
+    """
+    from .store import restore
+
+    report = restore(file, _config(ctx).db_path)
+    click.echo(f"restored {_counted(report.counts)} from {file} into {report.path}")
+    if report.kept is not None:
+        click.echo(f"the database it replaced is kept as {report.kept}")
+
+
+_ONE = {"users": "user", "feeds": "feed", "entries": "entry", "people": "person", "subscriptions": "subscription"}
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} {_ONE.get(table, table) if n == 1 else table}" for table, n in counts.items())
+
+
+@main.command()
 @click.argument("url")
 @click.option("--group", "group", help="file it under this group; nest with '/', e.g. 'Friends/Poets'")
 @click.option("--title", help="your name for this feed")

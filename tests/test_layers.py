@@ -44,6 +44,7 @@ RANKS = {
     "store.users": 11,
     "store.mutes": 11,
     "store.leases": 11,
+    "store.backup": 11,  # the database as a file: in-use lock, backup, restore
     "store.people": 12,  # the people page filters by group
     "store.entries": 12,  # timelines filter by group and leave mutes out
     "store.search": 13,

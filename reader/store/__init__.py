@@ -18,6 +18,16 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from ..migrations import migrations
+from .backup import (
+    BackupReport,
+    DatabaseInUseError,
+    InUse,
+    NotABackupError,
+    RestoreReport,
+    backup_database,
+    hold_in_use,
+    restore_database,
+)
 from .comments import CommentFeedsMixin, CommentsMixin
 from .conversations import STATUSES, ConversationsMixin
 from .feeds import FeedsMixin, SaveReport
@@ -29,6 +39,14 @@ from .users import LOCAL_USER, SettingsMixin, UserNotFoundError, UsersMixin
 
 __all__ = [
     "LOCAL_USER",
+    "BackupReport",
+    "DatabaseInUseError",
+    "NotABackupError",
+    "RestoreReport",
+    "backup_database",
+    "hold_in_use",
+    "restore",
+    "restore_database",
     "STATUSES",
     "ImportReport",
     "Lease",
@@ -56,8 +74,9 @@ def migrate_schema(db: Database) -> None:
 
 
 class Store(FeedsMixin, CommentFeedsMixin, UsersMixin, LeasesMixin):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, in_use: InUse | None = None) -> None:
         self.db = db
+        self._in_use = in_use  # the shared lock that keeps a restore away while this is open
 
     @classmethod
     @wrap_errors
@@ -70,10 +89,29 @@ class Store(FeedsMixin, CommentFeedsMixin, UsersMixin, LeasesMixin):
         path = Path(path)
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no transaction is ever opened behind our back (Python's default
-        # opens one before the first INSERT and keeps it, and the write lock, until a commit);
-        # every transaction is an explicit BEGIN IMMEDIATE in rows.Base._transaction.
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
+        in_use = hold_in_use(path)
+        try:
+            return cls(_connect(path, migrate), in_use)
+        except BaseException:
+            in_use.close()
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+        if self._in_use is not None:
+            self._in_use.close()
+
+    def for_user(self, user_id: int) -> UserStore:
+        """The same connection, bound to one user."""
+        return UserStore(self.db, user_id, self._in_use)
+
+
+def _connect(path: Path, migrate: bool) -> Database:
+    # isolation_level=None: no transaction is ever opened behind our back (Python's default
+    # opens one before the first INSERT and keeps it, and the write lock, until a commit);
+    # every transaction is an explicit BEGIN IMMEDIATE in rows.Base._transaction.
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
+    try:
         db = Database(conn)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")
@@ -84,21 +122,22 @@ class Store(FeedsMixin, CommentFeedsMixin, UsersMixin, LeasesMixin):
         db.execute("PRAGMA synchronous = NORMAL")
         if migrate:
             migrate_schema(db)
-        return cls(db)
+    except BaseException:
+        conn.close()
+        raise
+    return db
 
-    def close(self) -> None:
-        self.db.close()
 
-    def for_user(self, user_id: int) -> UserStore:
-        """The same connection, bound to one user."""
-        return UserStore(self.db, user_id)
+def restore(source: str | Path, db_path: str | Path) -> RestoreReport:
+    """``restore_database``, the backup brought to this version's schema before it goes in place."""
+    return restore_database(source, db_path, migrate=lambda path: Store.open(path).close())
 
 
 class UserStore(SubscriptionsMixin, ConversationsMixin, CommentsMixin, SearchMixin, SettingsMixin, Store):
     """One user's view of the store: everything ``Store`` does, plus what is theirs."""
 
-    def __init__(self, db: Database, user_id: int) -> None:
+    def __init__(self, db: Database, user_id: int, in_use: InUse | None = None) -> None:
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise TypeError(f"user_id must be an int, not {user_id!r}")
-        super().__init__(db)
+        super().__init__(db, in_use)
         self.user_id = user_id

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import weakref
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..channels import display_value
 from ..config import Config, load_config, secret_key
 from ..errors import FeedExistsError, InvalidFeedURLError, InvalidInputError, NotFoundError, OPMLError, StorageError
 from ..models import MATCH_END, MATCH_START
-from ..store import Store
+from ..store import Store, hold_in_use
 from ..store.people import ActivityCache
 from . import auth, conversations, people, settings, subscriptions, timeline
 from .background import CommentRefresher
@@ -74,6 +75,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["SECRET_KEY"] = secret_key(config)
     app.config["MAX_CONTENT_LENGTH"] = 6 * 2**20  # OPML uploads; opml.py caps the file at 5 MB
     Store.open(config.db_path).close()  # create or migrate the database once, not per request
+    # Held for the app's life, not only during requests: `reader restore` must find the database in use.
+    in_use = hold_in_use(config.db_path)
+    weakref.finalize(app, in_use.close)  # an app made and dropped (the tests make hundreds) lets go of it
     if config.trusted_proxies:
         # X-Forwarded-For/Proto/Host from that many proxies: the client's address for the login
         # limits, HTTPS for Secure cookies. Without the setting they are ignored, as anyone can send them.
