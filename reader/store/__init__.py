@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from ..errors import StorageError
 from ..migrations import migrations
 from .backup import (
     BackupReport,
@@ -67,10 +68,17 @@ def migrate_schema(db: Database) -> None:
     fetch``) must not both migrate: the write lock is taken before the check
     of what is pending. Each migration's own ``atomic`` becomes a savepoint.
     """
-    if not migrations.pending(db):
+    pending = migrations.pending(db)
+    if not pending:
         return
-    with immediate_transaction(db):
-        migrations.apply(db)
+    try:
+        with immediate_transaction(db):
+            migrations.apply(db)
+    except Exception as exc:
+        names = ", ".join(migration.name for migration in pending)
+        raise StorageError(
+            f"could not bring the database up to date ({names}), so it was left exactly as it was: {exc}"
+        ) from exc
 
 
 class Store(FeedsMixin, CommentFeedsMixin, UsersMixin, LeasesMixin):
