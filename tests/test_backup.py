@@ -257,3 +257,16 @@ def test_the_in_use_lock_is_shared_by_every_open_store(db):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # once all are closed, nobody holds it
     finally:
         os.close(fd)
+
+
+def test_a_backup_made_by_an_older_version_is_migrated_as_it_is_restored(db):
+    old = Path(__file__).parent / "data" / "schemas" / "m001_create_schema.sqlite"
+    before = old.read_bytes()
+    done = reader(db, "restore", str(old))
+    assert done.returncode == 0, done.stderr
+    assert old.read_bytes() == before  # the backup itself is only read
+    conn = sqlite3.connect(db)
+    names = [row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
+    conn.close()
+    assert names[0] == "m001_create_schema" and len(names) > 1
+    assert sorted(feed_titles(db)) == ["Bruno écrit", "Chloé", "Le carnet d'Ana"]
