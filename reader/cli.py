@@ -65,8 +65,20 @@ def main(ctx: click.Context, db_path: str | None, config_file: str | None, verbo
 @click.argument("file", type=click.File("rb"))
 @click.pass_context
 def import_(ctx: click.Context, file) -> None:
-    """Subscribe to every feed in an OPML FILE ("-" reads stdin). All or nothing."""
-    document = read_opml(file.read())
+    """Subscribe to every feed in an OPML FILE ("-" reads stdin), or merge a JSON export. All or nothing."""
+    from .userdata import import_user_data, looks_like_user_data
+
+    data = file.read()
+    if looks_like_user_data(data):
+        report = import_user_data(_store(ctx), data)
+        click.echo(
+            f"imported {report.people_added} people ({report.people_matched} already here),"
+            f" {report.feeds_added} feeds, {report.channels_added} ways to reach them, {report.mutes_added} mutes,"
+            f" {report.states_set} read or saved marks, {report.conversations_added} conversations"
+            f" ({report.entries_added} posts kept from the file until their feeds are fetched)"
+        )
+        return
+    document = read_opml(data)
     report = _store(ctx).add_feeds(document.sources)
     click.echo(
         f"imported {report.added} feeds into {report.groups} new groups"
@@ -80,9 +92,22 @@ def import_(ctx: click.Context, file) -> None:
 
 @main.command()
 @click.option("-o", "--output", type=click.File("wb"), default="-", help="file to write (default stdout)")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["opml", "json"]),
+    default="opml",
+    show_default=True,
+    help="opml: the subscriptions, for any reader; json: everything of yours, for another Causerie",
+)
 @click.pass_context
-def export(ctx: click.Context, output) -> None:
-    """Write the subscriptions as OPML 2.0, groups as folders."""
+def export(ctx: click.Context, output, format_: str) -> None:
+    """Write the subscriptions as OPML 2.0 (groups as folders), or all your data as JSON."""
+    if format_ == "json":
+        from .userdata import write_user_data
+
+        output.write(write_user_data(_store(ctx)))
+        return
     output.write(write_opml(_store(ctx).list_subscriptions()))
 
 

@@ -340,10 +340,10 @@ def prepare_feed(content: bytes, url: str, headers: dict[str, str]) -> PreparedF
     a third of the parse, so they are done here, off the thread that stores.
     """
     parsed = parse_feed(content, url, headers)
-    return PreparedFeed(parsed, tuple(_derive(entry) for entry in parsed.entries))
+    return PreparedFeed(parsed, tuple(derive(entry) for entry in parsed.entries))
 
 
-def _derive(entry: ParsedEntry) -> EntryDerived:
+def derive(entry: ParsedEntry) -> EntryDerived:
     text = to_text(entry.content or entry.summary)
     # The excerpt prefers the summary; only its beginning is needed.
     lead = to_text(entry.summary[:4000]) if entry.summary and entry.content else text

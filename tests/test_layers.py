@@ -53,19 +53,21 @@ RANKS = {
     "store.comments": 13,
     "store.feeds": 13,  # storing a fetch writes entries
     "store.subscriptions": 14,  # subscribing creates people; deleting a person unsubscribes
-    "store": 15,
+    "store.portable": 15,  # one user's data as a document, and back
+    "store": 16,
     # the pipeline, and what runs on it
     "update": 20,
     "subscribe": 21,  # discovery runs on the pipeline
     "reach": 21,  # so does looking for ways to reach people
-    "background": 21,  # the fetch lease and serve's refresh loop
+    "background": 21,
+    "userdata": 21,  # the JSON export and import of a user's data  # the fetch lease and serve's refresh loop
     # the web: shared helpers, one blueprint a module, then the factory
     "web.pages": 30,
     "web.background": 30,
     "web.conversations": 31,
     "web.timeline": 32,  # the entry page shows its comments
     "web.people": 31,
-    "web.subscriptions": 31,
+    "web.subscriptions": 32,  # a Causerie export given to the OPML form goes to settings
     "web.settings": 31,
     "web.auth": 31,
     "web": 33,

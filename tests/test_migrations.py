@@ -93,7 +93,7 @@ def test_people_notes_channels_mutes_and_conversations_survive(old_db):
         assert store.get_person(ana.id).preferred_channel_id == email.id
         assert [mute.phrase for mute in store.list_mutes()] == ["crypto"]
         (talk,) = store.list_conversations(person_id=ana.id)
-        assert (talk.status, talk.note) == ("replied", "Elle a répondu !")
+        assert (talk.status, talk.note) == ("answered", "Elle a répondu !")
     finally:
         store.close()
 

@@ -33,14 +33,16 @@ from .comments import CommentFeedsMixin, CommentsMixin
 from .conversations import STATUSES, ConversationsMixin
 from .feeds import FeedsMixin, SaveReport
 from .leases import Lease, LeasesMixin
+from .portable import DataImportReport, PortableMixin
 from .rows import immediate_transaction, wrap_errors
 from .search import SearchMixin, fts_query
-from .subscriptions import ImportReport, SubscriptionsMixin
+from .subscriptions import ImportReport
 from .users import LOCAL_USER, SettingsMixin, UserNotFoundError, UsersMixin
 
 __all__ = [
     "LOCAL_USER",
     "BackupReport",
+    "DataImportReport",
     "DatabaseInUseError",
     "NotABackupError",
     "RestoreReport",
@@ -141,7 +143,7 @@ def restore(source: str | Path, db_path: str | Path) -> RestoreReport:
     return restore_database(source, db_path, migrate=lambda path: Store.open(path).close())
 
 
-class UserStore(SubscriptionsMixin, ConversationsMixin, CommentsMixin, SearchMixin, SettingsMixin, Store):
+class UserStore(PortableMixin, ConversationsMixin, CommentsMixin, SearchMixin, SettingsMixin, Store):
     """One user's view of the store: everything ``Store`` does, plus what is theirs."""
 
     def __init__(self, db: Database, user_id: int, in_use: InUse | None = None) -> None:

@@ -231,13 +231,14 @@ class EntriesMixin(GroupsMixin, MutesMixin):
 # -- writing, for every user at once (called by feeds.save_update) ------------------
 
 
-def insert_entry(db: Database, feed_id: int, entry: ParsedEntry, derived: EntryDerived, now: datetime) -> None:
+def insert_entry(db: Database, feed_id: int, entry: ParsedEntry, derived: EntryDerived, now: datetime) -> int:
     values = _entry_values(entry, derived, now)
     values.update(feed_id=feed_id, guid=entry.guid, first_seen_at=iso(now), changed_at=iso(now))
     columns = ", ".join(values)
     marks = ", ".join(f":{k}" for k in values)
     entry_id = db.execute(f"INSERT INTO entries ({columns}) VALUES ({marks})", values).lastrowid
     _index(db, entry_id, entry, derived)
+    return entry_id
 
 
 def update_entry(

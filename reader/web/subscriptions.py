@@ -11,6 +11,8 @@ from ..opml import read_opml, write_opml
 from ..reach import find_channels, find_channels_after_fetch
 from ..subscribe import fetch_new_subscription, subscribe
 from ..update import update_feeds
+from ..userdata import looks_like_user_data
+from . import settings
 from .pages import done, get_config, get_store, group_path
 
 blueprint = Blueprint("subscriptions", __name__, url_prefix="/subscriptions")
@@ -55,8 +57,11 @@ def import_opml():
     if upload is None or not upload.filename:
         flash("Choose an OPML file to import.", "error")
         return redirect(url_for("subscriptions.index"), code=303)
+    data = upload.read()
+    if looks_like_user_data(data):  # a Causerie export given here rather than on the settings page
+        return settings.merge_upload(data, url_for("subscriptions.index"))
     try:
-        document = read_opml(upload.read())
+        document = read_opml(data)
     except OPMLError as exc:
         flash(f"Nothing imported: {exc}", "error")
         return redirect(url_for("subscriptions.index"), code=303)

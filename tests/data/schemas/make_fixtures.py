@@ -69,6 +69,7 @@ def make(name: str, commit: str, server: FeedServer, work: Path) -> None:
             subprocess.run([sys.executable, "-m", "reader.cli", "--db", str(db), *args], env=env, check=True, cwd=tree)
         personal_data(db)
         target = HERE / f"{name}.sqlite"
+        target.unlink(missing_ok=True)
         conn = sqlite3.connect(db)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("PRAGMA journal_mode = DELETE")
@@ -107,7 +108,7 @@ def personal_data(db: Path) -> None:
             "INSERT INTO conversations (user_id, person_id, entry_id, entry_url, entry_title, channel_kind,"
             " channel_value, started_at, status, note, updated_at)"
             " VALUES (1, ?, ?, 'https://blog.example/a1', 'L''été à Sète & « la mer »', 'email',"
-            " 'ana@ana.example', ?, 'replied', 'Elle a répondu !', ?)",
+            " 'ana@ana.example', ?, 'answered', 'Elle a répondu !', ?)",
             [ana, entry["a1"], now, now],
         )
     conn.commit()
