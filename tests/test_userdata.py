@@ -19,6 +19,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 ANA = "https://ana.example/feed.xml"
 ANA_NOTES = "https://ana.example/carnet.xml"
 BO = "https://bo.example/rss"
+PIGEON = {"kind": "pigeon", "value": "roucou"}
 LONG_POST = "<p>Un long texte « gardé » &amp; précieux.</p>" * 50
 
 
@@ -165,7 +166,7 @@ def test_importing_into_an_install_in_use_merges_and_deletes_nothing(source, els
         (lambda doc: json.dumps({**doc, "version": 7}).encode(), "export version 7 is not one this Causerie reads"),
         (
             lambda doc: json.dumps(
-                {**doc, "people": [doc["people"][0], {**doc["people"][1], "channels": [{"kind": "pigeon", "value": "roucou"}]}]}
+                {**doc, "people": [doc["people"][0], {**doc["people"][1], "channels": [PIGEON]}]}
             ).encode(),
             "people[1].channels[0].kind: unknown kind of channel 'pigeon'",
         ),
