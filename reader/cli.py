@@ -23,6 +23,17 @@ def _config(ctx: click.Context) -> Config:
     return ctx.obj["config"]
 
 
+def _store_of(ctx: click.Context, user_name: str | None) -> UserStore:
+    """The store of the account ``user_name`` (``UserNotFoundError`` if none), else the local user's."""
+    store = _store(ctx)
+    return store if user_name is None else store.for_user(store.get_user_by_name(user_name).id)
+
+
+_USER_OPTION = click.option(
+    "--user", "user_name", metavar="NAME", help="the account to act for (default: the first account)"
+)
+
+
 def _store(ctx: click.Context) -> UserStore:
     """The local user's store: the CLI acts for the single user of an install without accounts."""
     if "store" not in ctx.obj:
@@ -63,14 +74,15 @@ def main(ctx: click.Context, db_path: str | None, config_file: str | None, verbo
 
 @main.command("import")
 @click.argument("file", type=click.File("rb"))
+@_USER_OPTION
 @click.pass_context
-def import_(ctx: click.Context, file) -> None:
+def import_(ctx: click.Context, file, user_name: str | None) -> None:
     """Subscribe to every feed in an OPML FILE ("-" reads stdin), or merge a JSON export. All or nothing."""
     from .userdata import import_user_data, looks_like_user_data
 
     data = file.read()
     if looks_like_user_data(data):
-        report = import_user_data(_store(ctx), data)
+        report = import_user_data(_store_of(ctx, user_name), data)
         click.echo(
             f"imported {report.people_added} people ({report.people_matched} already here),"
             f" {report.feeds_added} feeds, {report.channels_added} ways to reach them, {report.mutes_added} mutes,"
@@ -79,7 +91,7 @@ def import_(ctx: click.Context, file) -> None:
         )
         return
     document = read_opml(data)
-    report = _store(ctx).add_feeds(document.sources)
+    report = _store_of(ctx, user_name).add_feeds(document.sources)
     click.echo(
         f"imported {report.added} feeds into {report.groups} new groups"
         f" ({report.existing} already followed, {document.duplicates} duplicates merged)"
@@ -100,15 +112,17 @@ def import_(ctx: click.Context, file) -> None:
     show_default=True,
     help="opml: the subscriptions, for any reader; json: everything of yours, for another Causerie",
 )
+@_USER_OPTION
 @click.pass_context
-def export(ctx: click.Context, output, format_: str) -> None:
+def export(ctx: click.Context, output, format_: str, user_name: str | None) -> None:
     """Write the subscriptions as OPML 2.0 (groups as folders), or all your data as JSON."""
+    store = _store_of(ctx, user_name)
     if format_ == "json":
         from .userdata import write_user_data
 
-        output.write(write_user_data(_store(ctx)))
+        output.write(write_user_data(store))
         return
-    output.write(write_opml(_store(ctx).list_subscriptions()))
+    output.write(write_opml(store.list_subscriptions()))
 
 
 @main.command()

@@ -262,3 +262,23 @@ def test_the_settings_page_downloads_and_uploads_it(client, source, elsewhere):
     # Given to the OPML form instead, it is recognised too.
     client.post("/subscriptions/import", data={"opml": (BytesIO(response.data), "moi.json")})
     assert "Imported 0 people (2 already here)" in client.get("/subscriptions/").text
+
+
+def test_the_commands_act_for_the_account_named(config, fetch, tmp_path):
+    store = rich_store(config.db_path, fetch, config)
+    store.add_user("zoé", hash_password("un mot de passe assez long"))
+    bo = store.add_user("bo", hash_password("another long password"))
+    store.close()
+    cli = CliRunner()
+    zoe_file, bo_file = tmp_path / "zoe.json", tmp_path / "bo.json"
+    run = ["--db", config.db_path, "export", "--format", "json"]
+    assert cli.invoke(main, [*run, "--user", "zoé", "-o", str(zoe_file)]).exit_code == 0
+    assert cli.invoke(main, [*run, "--user", "bo", "-o", str(bo_file)]).exit_code == 0
+    assert "Lefèvre" in zoe_file.read_text() and "Lefèvre" not in bo_file.read_text()
+    done = cli.invoke(main, ["--db", config.db_path, "import", "--user", "bo", str(zoe_file)])
+    assert done.exit_code == 0, done.output
+    again = Store.open(config.db_path).for_user(bo.id)
+    assert "Ana Lefèvre" in [p.name for p in again.list_people()]
+    again.close()
+    missing = cli.invoke(main, [*run, "--user", "personne"])
+    assert missing.exit_code == 1 and "personne" in missing.output
