@@ -33,7 +33,7 @@ VERSIONS = {
     "m001_create_schema": "1d171e1^",
     "m002_people_channels_mutes_conversations": "806f8d4^",
     "m003_accounts": "84e7334^",
-    "m004_schedule_and_lease": "HEAD",
+    "m004_schedule_and_lease": "04a2ad0",
 }
 
 FEEDS = {
