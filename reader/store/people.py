@@ -37,9 +37,19 @@ class PeopleMixin(GroupsMixin):
 
     # -- reading ----------------------------------------------------------------
 
-    def list_people(self) -> list[Person]:
-        rows = self._all(_PERSON_SQL + " WHERE p.user_id = ? ORDER BY lower(p.name), p.id", [self.user_id])
+    def list_people(self, limit: int | None = None) -> list[Person]:
+        """Everyone, by name; the first ``limit`` of them when given (the sidebar)."""
+        # The limit first, so that feed counts are taken for those people only.
+        rows = self._all(
+            "SELECT p.*, (SELECT count(*) FROM subscriptions s WHERE s.person_id = p.id) AS feed_count"
+            " FROM (SELECT * FROM people WHERE user_id = ? ORDER BY lower(name), id LIMIT ?) p"
+            " ORDER BY lower(p.name), p.id",
+            [self.user_id, limit or -1],
+        )
         return [from_row(Person, row) for row in rows]
+
+    def count_people(self) -> int:
+        return self._value("SELECT count(*) FROM people WHERE user_id = ?", [self.user_id])
 
     def get_person(self, person_id: int) -> Person:
         row = self._one(_PERSON_SQL + " WHERE p.user_id = ? AND p.id = ?", [self.user_id, person_id])

@@ -20,7 +20,7 @@ from ..config import Config
 from ..errors import NotFoundError
 from ..passwords import dummy_verify, hash_password, needs_rehash, verify_password
 from ..store import LOCAL_USER, Store
-from .pages import get_config, safe_next
+from .pages import get_config, request_store, safe_next
 
 blueprint = Blueprint("auth", __name__)
 
@@ -64,22 +64,19 @@ def load_user() -> object:
     if request.endpoint == "health":
         return None  # a monitor's probe every few seconds: no session, no user lookup
     config = get_config()
-    store = Store.open(config.db_path, migrate=False)
-    try:
-        g.user = None
-        user_id = session.get("user_id")
-        if user_id is not None:
-            try:
-                account = store.get_user(int(user_id))
-            except (NotFoundError, ValueError, TypeError):  # an account since removed: logged out
-                account = None
-            if account and account.password_hash and session.get("auth") == fingerprint(account.password_hash):
-                g.user = account
-            else:
-                session.clear()
-        g.accounts = store.has_accounts()
-    finally:
-        store.close()
+    store = request_store()
+    g.user = None
+    user_id = session.get("user_id")
+    if user_id is not None:
+        try:
+            account = store.get_user(int(user_id))
+        except (NotFoundError, ValueError, TypeError):  # an account since removed: logged out
+            account = None
+        if account and account.password_hash and session.get("auth") == fingerprint(account.password_hash):
+            g.user = account
+        else:
+            session.clear()
+    g.accounts = store.has_accounts()
     if g.user is not None:
         g.user_id = g.user.id
         return None

@@ -36,15 +36,24 @@ def current_user_id() -> int:
     return user_id
 
 
+def request_store() -> Store:
+    """This request's connection to the database, opened at its first use and closed at its end:
+    one a request, shared by the login check and the view."""
+    if "db" not in g:
+        g.db = Store.open(get_config().db_path, migrate=False)
+    return g.db
+
+
 def get_store() -> UserStore:
-    """The current user's store, one SQLite connection per request."""
+    """The current user's store, on this request's connection."""
     if "store" not in g:
-        g.store = Store.open(get_config().db_path, migrate=False).for_user(current_user_id())
+        g.store = request_store().for_user(current_user_id())
     return g.store
 
 
 def close_store(exc: BaseException | None) -> None:
-    store = g.pop("store", None)
+    g.pop("store", None)  # the same connection as g.db
+    store = g.pop("db", None)
     if store is not None:
         store.close()
 
@@ -103,7 +112,9 @@ def render_timeline(title: str, *, person: Person | None = None, group: Group | 
         unread_only=unread_only,
         is_first_page=before is None,
         older_cursor=format_cursor(items[-1].position) if has_more else None,
-        people=store.list_people() if person is None else [],  # the sidebar; a person's page has their panel
+        # The sidebar's first names and how many there are; a person's page has their panel instead.
+        people=store.list_people(limit=SIDEBAR_PEOPLE) if person is None else [],
+        people_count=store.count_people() if person is None else 0,
         groups=store.list_groups(),
         sidebar_people=SIDEBAR_PEOPLE,
         person_feeds=store.list_subscriptions(person_id=person.id) if person else [],
