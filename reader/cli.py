@@ -18,6 +18,9 @@ from .store import LOCAL_USER, Store, UserStore
 from .subscribe import fetch_new_subscription, subscribe
 from .update import select_feeds, update_comment_feeds, update_feeds, utc_now
 
+# The web app (Flask, Jinja, the login limiter) is imported by `serve` only: a `reader fetch`
+# run by serve's refresh loop or a timer then never loads it (docs/design.md, "Memory").
+
 
 def _config(ctx: click.Context) -> Config:
     return ctx.obj["config"]

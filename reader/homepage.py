@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
-import mf2py
-
 from .urls import http_url, site_key
 
 MAX_SCAN_BYTES = 2 * 1024 * 1024
@@ -97,6 +95,10 @@ def links_back(profile: Profile, home_urls: list[str]) -> bool:
 
 
 def _mf2(content: bytes, url: str) -> dict:
+    # Imported here: mf2py brings html5lib, BeautifulSoup and requests (~15 MB), which a fetch
+    # round with no new person to look into never needs.
+    import mf2py
+
     try:
         # doc= is always given: mf2py fetches a URL only when it has no document.
         return mf2py.parse(doc=content, url=url, metaformats=False)

@@ -13,9 +13,6 @@ import html
 import re
 from urllib.parse import urljoin
 
-import bleach
-from bleach.html5lib_shim import Filter
-
 ALLOWED_TAGS = frozenset(
     {
         "a", "abbr", "acronym", "address", "article", "aside", "audio", "b", "bdi", "bdo", "blockquote",
@@ -63,6 +60,10 @@ def clean_html(value: str | None, base_url: str | None = None) -> str:
     """Sanitize feed HTML against the allowlist; resolve relative URLs against ``base_url``."""
     if not value:
         return ""
+    # Imported at the first use: bleach and its html5lib are ~8 MB that a fetch never needs
+    # (content is sanitized at first view, docs/design.md).
+    import bleach
+
     value = _INVISIBLE.sub("", value)
     cleaner = bleach.Cleaner(
         tags=ALLOWED_TAGS,
@@ -75,15 +76,21 @@ def clean_html(value: str | None, base_url: str | None = None) -> str:
     return cleaner.clean(value)
 
 
-class _PrivacyFilter(Filter):
-    """Runs after bleach's sanitizer: resolves URLs and adds privacy attributes."""
+class _PrivacyFilter:
+    """Runs after bleach's sanitizer: resolves URLs and adds privacy attributes.
+
+    An html5lib filter: it wraps the token stream before it and passes on what it does not
+    change (as html5lib's ``Filter`` base, which would import bleach with this module)."""
 
     def __init__(self, source, base_url: str | None) -> None:
-        super().__init__(source)
+        self.source = source
         self.base_url = base_url
 
+    def __getattr__(self, name: str):
+        return getattr(self.source, name)
+
     def __iter__(self):
-        for token in super().__iter__():
+        for token in self.source:
             if token["type"] in ("StartTag", "EmptyTag"):
                 token = self._rewrite(token)
                 if token is None:

@@ -19,7 +19,6 @@ from .models import ParsedEntry
 from .store import UserStore
 from .store.conversations import REPLY_KINDS, STATUSES
 from .store.portable import DataImportReport
-from .update import derive
 
 FORMAT = "causerie-user-data"
 VERSION = 1
@@ -40,6 +39,8 @@ def write_user_data(store: UserStore) -> bytes:
 
 
 def import_user_data(store: UserStore, data: bytes) -> DataImportReport:
+    from .update import derive  # the pipeline (HTTP client, parser) loads only when a file comes in
+
     document = read_user_data(data)
     prepared = {}
     for entry in document["entries"]:

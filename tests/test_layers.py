@@ -180,3 +180,25 @@ def test_the_core_imports_without_flask():
     core = [f"reader.{name}" for name, rank in RANKS.items() if rank < CORE_RANK_LIMIT and name != "reader"]
     code = f"import sys; import {', '.join(core)}; sys.exit(1 if 'flask' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# What each long-lived process must not carry (docs/design.md, "Memory"): the web app, showing
+# pages, needs no HTTP client, feed parser or microformats parser; a fetch needs no web framework,
+# HTML sanitizer or microformats parser until it meets a new person or a first view.
+NOT_LOADED = {
+    "from reader.web import create_app; from reader.config import load_config;"
+    " create_app(load_config({}, db_path=sys.argv[1]))": {"aiohttp", "feedparser", "mf2py", "bs4", "requests"},
+    "import reader.cli": {"flask", "jinja2", "werkzeug", "bleach", "mf2py", "bs4", "requests", "argon2", "waitress"},
+}
+
+
+@pytest.mark.parametrize("code", sorted(NOT_LOADED))
+def test_a_process_loads_only_the_libraries_it_uses(code, tmp_path):
+    import subprocess
+    import sys
+
+    check = f"import sys; {code}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    done = subprocess.run(
+        [sys.executable, "-c", check, str(tmp_path / "reader.sqlite")], capture_output=True, text=True, check=True
+    )
+    assert NOT_LOADED[code].isdisjoint(done.stdout.split()), done.stdout

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..config import Config
 from ..store import Store
-from ..update import update_comment_feeds
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,8 @@ class CommentRefresher:
         try:
             store = Store.open(self.config.db_path, migrate=False)
             try:
+                from ..update import update_comment_feeds  # the pipeline loads only when used
+
                 list(update_comment_feeds(store, self.config, [store.get_comment_feed(url)]))
             finally:
                 store.close()

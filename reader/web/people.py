@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from ..errors import InvalidInputError
-from ..reach import find_channels
 from .pages import done, get_config, get_store, render_timeline
 
 blueprint = Blueprint("people", __name__)
@@ -207,6 +206,8 @@ def discover(person_id: int):
     """Look for ways to reach them now: their feeds, their home page, their profiles."""
     store = get_store()
     store.get_person(person_id)
+    from ..reach import find_channels  # the pipeline loads only when used (subscriptions.add)
+
     report = find_channels(store, get_config(), person_id)
     if report.new:
         flash(f"Found {report.new} new {'way' if report.new == 1 else 'ways'} to reach them.")

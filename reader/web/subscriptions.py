@@ -8,9 +8,6 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 
 from ..errors import FeedExistsError, FetchError, InvalidFeedURLError, OPMLError
 from ..opml import read_opml, write_opml
-from ..reach import find_channels, find_channels_after_fetch
-from ..subscribe import fetch_new_subscription, subscribe
-from ..update import update_feeds
 from ..userdata import looks_like_user_data
 from . import settings
 from .pages import done, get_config, get_store, group_path
@@ -33,6 +30,11 @@ def index():
 
 @blueprint.post("/add")
 def add():
+    # The fetch pipeline (aiohttp, feedparser, mf2py: ~20 MB) loads where a view needs it, so a web
+    # process that only shows pages never carries it (docs/design.md, "Memory").
+    from ..reach import find_channels
+    from ..subscribe import fetch_new_subscription, subscribe
+
     url = request.form.get("url", "").strip()
     try:
         sub, found = subscribe(get_store(), get_config(), url, group_path=group_path(request.form.get("group")))
@@ -85,6 +87,9 @@ def export():
 
 @blueprint.post("/<int:feed_id>/refresh")
 def refresh(feed_id: int):
+    from ..reach import find_channels_after_fetch  # the pipeline, as in add()
+    from ..update import update_feeds
+
     store = get_store()
     sub = store.get_subscription_by_feed_id(feed_id)
     [result] = list(update_feeds(store, get_config(), [sub.feed]))
