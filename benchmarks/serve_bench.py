@@ -7,6 +7,11 @@ request the timeline in a loop. Prints the peak RSS of all the processes (server
 workers), the timeline's p50/p95 during the refreshes, and the login page's p95.
 
     python3 benchmarks/serve_bench.py --n 1000 --rounds 3
+
+The reader runs from a virtual environment of its own (benchmarks/.cache/serve-venv, made and
+refreshed with `pip install .` of this checkout), as a server installs it: a development machine's
+other packages change the figures (sqlite-utils imports numpy whenever it is there, +15 MB a
+process). `--here` runs it with this interpreter instead.
 """
 
 from __future__ import annotations
@@ -24,6 +29,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fetch_bench import DEFAULT_BENCH_DIR, DEFAULT_CACHE, Server, TreeSampler, ensure_corpus, http_get  # noqa: E402
+
+
+def clean_python(venv: Path) -> str:
+    """A virtual environment holding this checkout as `pip install .` gives it; its `reader` command."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(Path(__file__).resolve().parents[1])], check=True)
+    subprocess.run([*pip, str(Path(__file__).resolve().parents[1])], check=True)  # and its dependencies
+    return str(venv / "bin" / "reader")
 
 
 def free_port() -> int:
@@ -82,14 +98,17 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="refresh rounds after the first fetch (default 3)")
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--here", action="store_true", help="run the reader with this interpreter, not a clean venv")
     a = ap.parse_args()
+    # The venv's console script, not `python -m`, which would import the checkout's reader/ from the cwd.
+    command = [sys.executable, "-m", "reader.cli"] if a.here else [clean_python(DEFAULT_CACHE / "serve-venv")]
 
     corpus, _, _ = ensure_corpus(DEFAULT_BENCH_DIR, DEFAULT_CACHE, a.n)
     work = Path(tempfile.mkdtemp(prefix="causerie-serve-bench-"))
     feeds = Server(DEFAULT_BENCH_DIR, corpus, work, a.latency_ms, 3600)
     feeds.start()
     env = {**os.environ, "READER_ALLOW_PRIVATE_ADDRESSES": "all", "READER_OPML": ""}
-    reader = [sys.executable, "-m", "reader.cli", "--db", str(work / "reader.sqlite")]
+    reader = [*command, "--db", str(work / "reader.sqlite")]
     (work / "feeds.opml").write_bytes(http_get(feeds.base + "/feeds.opml"))
     subprocess.run([*reader, "import", str(work / "feeds.opml")], env=env, check=True, capture_output=True)
     port = free_port()
