@@ -13,13 +13,12 @@ from .config import Config, load_config_with_sources
 from .errors import ReaderError
 from .models import UpdateResult
 from .opml import read_opml, write_opml
-from .reach import ReachReport, find_channels, find_channels_after_fetch
 from .store import LOCAL_USER, Store, UserStore
-from .subscribe import fetch_new_subscription, subscribe
-from .update import select_feeds, update_comment_feeds, update_feeds, utc_now
 
-# The web app (Flask, Jinja, the login limiter) is imported by `serve` only: a `reader fetch`
-# run by serve's refresh loop or a timer then never loads it (docs/design.md, "Memory").
+# Each command imports what it uses: the fetch pipeline (aiohttp, feedparser: ~20 MB) in the commands
+# that fetch, the web app (Flask, Jinja) in `serve` only. `reader serve`, which lives for months, then
+# never carries the pipeline, and serve's refresh loop's `reader fetch` never the web app
+# (docs/design.md, "Memory"; tests/test_layers.py holds both to it).
 
 
 def _config(ctx: click.Context) -> Config:
@@ -178,6 +177,9 @@ def add(ctx: click.Context, url: str, group: str | None, title: str | None, no_f
     """Follow a feed, given its URL or the URL of a web page that announces it."""
     store = _store(ctx)
     path = tuple(part.strip() for part in group.split("/") if part.strip()) if group else ()
+    from .reach import find_channels
+    from .subscribe import fetch_new_subscription, subscribe
+
     sub, found = subscribe(store, _config(ctx), url, group_path=path, title=title)
     click.echo(f"subscribed to {found.url} ({found.how})")
     for other in found.alternatives:
@@ -239,6 +241,9 @@ def fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
 
 
 def _fetch(ctx: click.Context, urls: tuple[str, ...], due: bool) -> None:
+    from .reach import find_channels_after_fetch
+    from .update import select_feeds, update_comment_feeds, update_feeds, utc_now
+
     store = _store(ctx)
     feeds = select_feeds(store, utc_now(), due_only=due, urls=urls or None)
     results: list[UpdateResult] = []
@@ -407,7 +412,7 @@ def _summary(results: list[UpdateResult]) -> str:
     )
 
 
-def _describe_reach(report: ReachReport) -> str:
+def _describe_reach(report) -> str:
     ways = ", ".join(f"{channel.kind} {channel.value}" for channel in report.found) or "none"
     text = f"ways to reach them: {ways}"
     return "\n".join([text, *(f"  note: {note}" for note in report.notes)])

@@ -12,11 +12,10 @@ import gc
 import logging
 import weakref
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request, url_for
+from flask import Flask, g, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
@@ -32,7 +31,8 @@ from ..store import Store, hold_in_use
 from ..store.people import ActivityCache
 from . import auth, conversations, people, settings, subscriptions, timeline
 from .background import CommentRefresher
-from .pages import close_store, format_cursor, get_config
+from .pages import close_store, format_cursor, get_config, request_paths
+from .rows import absolute_time, hostname, timeago
 
 log = logging.getLogger(__name__)
 
@@ -148,23 +148,6 @@ def csrf_field() -> Markup:
     return field
 
 
-_ID = 918273645  # a number no real path holds, to cut a built path around
-
-
-def path_to(endpoint: str, **ids: int) -> str:
-    """``url_for(endpoint, **ids)`` for the rows of long pages, with no or one id: url_for builds
-    the path once a request and string formatting does the rest (a timeline page called url_for
-    377 times, a quarter of its time)."""
-    paths = g.setdefault("paths", {})
-    (key, value), *more = ids.items() if ids else [(None, None)]
-    if more:
-        raise TypeError("path_to takes no or one id")
-    around = paths.get((endpoint, key))
-    if around is None:
-        around = paths[endpoint, key] = url_for(endpoint, **({key: _ID} if key else {})).split(str(_ID))
-    return str(int(value)).join(around) if key else around[0]
-
-
 def _limit_logins(app: Flask) -> None:
     """Failed logins per address and per account name, kept in this process (one process serves)."""
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=False)
@@ -241,7 +224,7 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_filters(app: Flask) -> None:
-    app.add_template_global(path_to)
+    app.add_template_global(lambda endpoint, **ids: request_paths().to(endpoint, **ids), "path_to")
     app.add_template_filter(timeago)
     app.add_template_filter(absolute_time)
     app.add_template_filter(hostname)
@@ -249,31 +232,6 @@ def _register_filters(app: Flask) -> None:
     app.add_template_filter(lambda item: format_cursor(item.position), "cursor")
     app.add_template_filter(activity_path)
     app.add_template_filter(lambda channel: display_value(channel.kind, channel.value), "channel_value")
-
-
-def timeago(moment: datetime | None, now: datetime | None = None) -> str:
-    if moment is None:
-        return "never"
-    now = now or datetime.now(UTC)
-    seconds = (now - moment).total_seconds()
-    future = seconds < 0
-    seconds = abs(seconds)
-    for size, unit in ((31_536_000, "y"), (2_592_000, "mo"), (604_800, "w"), (86_400, "d"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            amount = f"{int(seconds // size)} {unit}"
-            return f"in {amount}" if future else f"{amount} ago"
-    return "just now"
-
-
-def absolute_time(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
-
-
-def hostname(url: str | None) -> str:
-    if not url:
-        return ""
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.")
 
 
 def highlight(text: str | None) -> Markup:

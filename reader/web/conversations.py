@@ -10,7 +10,8 @@ from ..channels import KINDS
 from ..errors import InvalidInputError
 from ..reply import default_link, reply_links
 from ..store import STATUSES
-from .pages import done, entry_comment_html, get_store
+from .pages import done, entry_comment_html, get_store, request_paths
+from .rows import reply_anchors
 
 blueprint = Blueprint("conversations", __name__)
 
@@ -27,13 +28,16 @@ def reply(entry_id: int):
         store.list_channels(item.person_id), item.entry, fediverse_instance=store.get_settings().fediverse_instance
     )
     via = request.args.get("via")
-    chosen = next((link for link in links if _link_key(link) == via), default_link(links))
+    anchors = reply_anchors(links, entry_id, request_paths())
+    default = default_link(links)
+    chosen = next((a for a in anchors if a.key == via), None) or next(
+        (a for a, link in zip(anchors, links, strict=True) if link is default), None
+    )
     return render_template(
         "reply.html",
         item=item,
-        links=links,
+        links=anchors,
         chosen=chosen,
-        link_key=_link_key,
         kinds=KINDS,
         conversations=store.list_conversations(person_id=item.person_id)[:5],
     )
@@ -132,7 +136,3 @@ def comments_context(entry_id: int) -> dict:
 
 def refresher():
     return current_app.extensions["causerie.comments"]
-
-
-def _link_key(link) -> str:
-    return str(link.channel_id) if link.channel_id is not None else link.kind

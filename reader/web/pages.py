@@ -19,6 +19,7 @@ from ..models import Group, Person, Position
 from ..reply import ReplyLink, reply_links
 from ..sanitize import clean_html
 from ..store import Store, UserStore
+from .rows import Paths, rows_for
 
 PAGE_SIZE = 50
 SIDEBAR_PEOPLE = 60  # beyond that the sidebar links to the list of everyone
@@ -42,6 +43,13 @@ def request_store() -> Store:
     if "db" not in g:
         g.db = Store.open(get_config().db_path, migrate=False)
     return g.db
+
+
+def request_paths() -> Paths:
+    """This request's link builder (rows.Paths): url_for once an endpoint, then strings."""
+    if "paths" not in g:
+        g.paths = Paths()
+    return g.paths
 
 
 def get_store() -> UserStore:
@@ -105,7 +113,7 @@ def render_timeline(title: str, *, person: Person | None = None, group: Group | 
     return render_template(
         "entries.html",
         title=title,
-        items=items,
+        rows=rows_for(items, replies_for(store, items, settings.fediverse_instance), request_paths()),
         person=person,
         group=group,
         saved_only=saved_only,
@@ -125,7 +133,6 @@ def render_timeline(title: str, *, person: Person | None = None, group: Group | 
         kinds=KINDS,
         sources=SOURCES,
         settings=settings,
-        replies=replies_for(store, items, settings.fediverse_instance),
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, render_template, request, url_for
 
 from .conversations import comments_context
-from .pages import PAGE_SIZE, done, entry_html, get_store, parse_cursor, render_timeline, replies_for
+from .pages import PAGE_SIZE, done, entry_html, get_store, parse_cursor, render_timeline, replies_for, request_paths
+from .rows import rows_for
 
 blueprint = Blueprint("timeline", __name__)
 
@@ -37,13 +38,14 @@ def entry(entry_id: int):
     item = store.get_timeline_item(entry_id)
     newer, older = store.get_neighbours(item)
     settings = store.get_settings()
+    (row,) = rows_for([item], replies_for(store, [item], settings.fediverse_instance), request_paths())
     return render_template(
         "entry.html",
         item=item,
+        row=row,
         content_html=entry_html(store, entry_id),
         newer=newer,
         older=older,
-        replies=replies_for(store, [item], settings.fediverse_instance),
         **comments_context(entry_id),
     )
 
@@ -87,7 +89,7 @@ def search():
     return render_template(
         "search.html",
         query=text,
-        items=results[:PAGE_SIZE],
+        rows=rows_for(results[:PAGE_SIZE], None, request_paths()),
         page=page,
         has_more=len(results) > PAGE_SIZE,
         show_muted=show_muted,
