@@ -348,10 +348,9 @@ class ActivityCache:
 
     def get(self, store: PeopleMixin, now: datetime) -> Activity:
         key = (now.astimezone(UTC).date(), *store._activity_version())
+        # One computation at a time: requests that miss together wait for it rather than each
+        # repeat it (eight at once took eight times the memory, 106 MB for the web process).
         with self._lock:
-            if key == self._key and self._value is not None:
-                return self._value
-        value = store.feed_activity(now)
-        with self._lock:
-            self._key, self._value = key, value
-        return value
+            if key != self._key or self._value is None:
+                self._key, self._value = key, store.feed_activity(now)
+            return self._value
