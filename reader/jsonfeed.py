@@ -48,6 +48,12 @@ def looks_like_json_feed(content: bytes) -> bool:
     return any(marker in head or marker in tail for marker in _VERSION_MARKERS)
 
 
+def looks_like_json(content: bytes) -> bool:
+    """Whether ``content`` starts as a JSON object does: it is read as JSON, whatever is wrong with
+    it after that, so that its errors are JSON's (not an XML parser's about a '{')."""
+    return content[:_SNIFF_BYTES].removeprefix(_BOM).lstrip().startswith(b"{")
+
+
 def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
     """Parse a JSON Feed; relative URLs resolve against ``url``. Raises ``ParseError``."""
     warnings: list[str] = []
@@ -71,8 +77,11 @@ def _load_document(content: bytes, url: str, warnings: list[str]) -> dict[str, A
     text = _decode(content, warnings)
     try:
         document = json.loads(text)
-    except (RecursionError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise ParseError(url, "not valid json") from exc
+    except json.JSONDecodeError as exc:
+        # What is wrong and where, as a person fixing the feed needs it.
+        raise ParseError(url, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+    except (RecursionError, ValueError) as exc:
+        raise ParseError(url, f"not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ParseError(url, "not a json feed: top level is not an object")
     return document

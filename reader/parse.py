@@ -22,7 +22,7 @@ import feedparser.api
 
 from .budget import TIME_BUDGET, time_budget
 from .errors import ParseError
-from .jsonfeed import looks_like_json_feed, parse_json_feed
+from .jsonfeed import looks_like_json, looks_like_json_feed, parse_json_feed
 from .models import Enclosure, ParsedEntry, ParsedFeed
 from .sanitize import to_text
 from .schedule import document_hint_minutes
@@ -86,7 +86,7 @@ def parse_feed(
     ``fast=False`` gives every XML document to feedparser (the reference the tests compare with).
     """
     with time_budget(budget, url):
-        if looks_like_json_feed(content):
+        if looks_like_json_feed(content) or looks_like_json(content):
             parsed = parse_json_feed(content, url)
         else:
             parsed = _parse_xml(content, url, headers or {}, fast=fast)
@@ -112,9 +112,14 @@ def _parse_xml(content: bytes, url: str, headers: dict[str, str], *, fast: bool 
         except (RecursionError, ValueError, LookupError) as exc:
             raise ParseError(url, "unreadable feed") from exc
     warnings: list[str] = []
+    # A document feedparser names no format for (RSS 1.0 under an old or misspelt namespace, an RDF
+    # or <channel> root of its own) is still a feed when it has items: they are read, and said so.
+    unnamed = not d.get("version")
+    if unnamed and d.get("entries"):
+        warnings.append("not a format feedparser names; its items were read all the same")
     if d.get("bozo"):
         exc = d.get("bozo_exception")
-        if not d.get("version"):
+        if unnamed and not d.get("entries"):
             raise ParseError(url, "not a feed") from exc if isinstance(exc, Exception) else None
         if isinstance(exc, _HARMLESS_BOZO):
             # Usable, but still degraded input: STYLE.md's bozo policy says
@@ -123,7 +128,7 @@ def _parse_xml(content: bytes, url: str, headers: dict[str, str], *, fast: bool 
             warnings.append(str(exc))
         else:
             warnings.append(f"malformed feed, parsed leniently: {exc}")
-    elif not d.get("version"):
+    elif unnamed and not d.get("entries"):
         raise ParseError(url, "not a feed")
     feed = d.get("feed", {})
     entries = []

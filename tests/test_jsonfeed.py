@@ -6,6 +6,7 @@ import pytest
 from reader.errors import ParseError
 from reader.jsonfeed import looks_like_json_feed, parse_json_feed
 from reader.models import Enclosure, ParsedEntry, ParsedFeed
+from reader.parse import parse_feed
 
 DATA = Path(__file__).parent / "data" / "jsonfeed"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
@@ -169,11 +170,11 @@ def test_missing_items_is_an_empty_feed_with_a_warning():
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        pytest.param(b"", "not valid json", id="empty"),
-        pytest.param(b"<rss version='2.0'></rss>", "not valid json", id="xml"),
-        pytest.param(b"{" + V11 + b", 'items': []}", "not valid json", id="single-quotes"),
-        pytest.param(b"{" + V11 + b', "items": [' + b"[" * 100_000, "not valid json", id="deep-nesting"),
-        pytest.param(b"{" + V11 + b', "items": [{"id": ' + b"9" * 5000 + b"}]}", "not valid json", id="huge-int"),
+        pytest.param(b"", "not valid JSON", id="empty"),
+        pytest.param(b"<rss version='2.0'></rss>", "not valid JSON", id="xml"),
+        pytest.param(b"{" + V11 + b", 'items': []}", "not valid JSON", id="single-quotes"),
+        pytest.param(b"{" + V11 + b', "items": [' + b"[" * 100_000, "not valid JSON", id="deep-nesting"),
+        pytest.param(b"{" + V11 + b', "items": [{"id": ' + b"9" * 5000 + b"}]}", "not valid JSON", id="huge-int"),
         pytest.param(b"[]", "top level is not an object", id="array"),
         pytest.param(b'"https://jsonfeed.org/version/1.1"', "top level is not an object", id="string"),
         pytest.param(b"null", "top level is not an object", id="null"),
@@ -189,6 +190,14 @@ def test_not_a_json_feed_is_a_parse_error(content, message):
     with pytest.raises(ParseError, match=message) as excinfo:
         parse_json_feed(content, FEED_URL)
     assert excinfo.value.url == FEED_URL
+
+
+def test_a_broken_json_feed_says_what_is_wrong_and_where():
+    # Even without a version to recognise it by: a document that starts like JSON is read as JSON,
+    # and its error is JSON's, not an XML parser's about a "{".
+    for content in (b"{" + V11 + b', "items": [}', b'{"title": "Le carnet d\'Ana", "items": [1,]}'):
+        with pytest.raises(ParseError, match=r"not valid JSON: Expecting value at line 1, column \d+"):
+            parse_feed(content, FEED_URL)
 
 
 def test_parse_error_keeps_the_json_error_as_cause():

@@ -119,7 +119,7 @@ def test_json_feed_is_parsed_without_feedparser(monkeypatch):
 
 
 def test_broken_json_feed_is_a_parse_error():
-    with pytest.raises(ParseError, match="not valid json"):
+    with pytest.raises(ParseError, match="not valid JSON"):
         parse_feed(json_feed({"id": "1"})[:-3], URL, {})
 
 
@@ -549,3 +549,30 @@ def test_corpus_datetimes_are_aware_utc(path):
 @pytest.mark.parametrize("path", corpus_files())
 def test_corpus_text_is_storable(path):
     assert all(is_storable(text) for text in strings_in(corpus_feed(path)))
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' xmlns='http://purl.org/rss/1.0'>",
+        "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' xmlns='https://my.netscape.com/rdf/simple/0.9/'>",
+        "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>",
+    ],
+    ids=["rss1.0-namespace-without-slash", "rss0.90-namespace-with-https", "rdf-without-rss-namespace"],
+)
+def test_a_document_with_items_is_a_feed_even_when_feedparser_names_no_format(root):
+    end = "</rdf:RDF>"
+    content = (
+        f"<?xml version='1.0' encoding='utf-8'?>{root}<channel><title>Le carnet d'Ana</title></channel>"
+        "<item><title>L'été à Sète</title><link>https://ana.example/ete</link></item>"
+        f"<item><title>Notes #2</title><link>https://ana.example/2</link></item>{end}"
+    ).encode()
+    feed = parse_feed(content, URL, {"content-type": "application/rdf+xml"})
+    assert [entry.title for entry in feed.entries] == ["L'été à Sète", "Notes #2"]
+    assert feed.title == "Le carnet d'Ana"
+    assert feed.warnings == ("not a format feedparser names; its items were read all the same",)
+
+
+def test_a_document_without_items_or_format_is_still_not_a_feed():
+    with pytest.raises(ParseError, match="not a feed"):
+        parse_feed(b"<?xml version='1.0'?><page><title>Hello</title></page>", URL, {"content-type": "application/xml"})
