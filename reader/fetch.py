@@ -442,6 +442,7 @@ async def _read_body(response: aiohttp.ClientResponse, max_bytes: int, url: str)
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(url, f"body larger than {max_bytes} bytes (Content-Length {declared})")
     inflate = _decompressor(response.headers.get("content-encoding", ""), url)
+    sniff = inflate is None  # a gzip body sent without Content-Encoding (a .gz file, a misconfigured server)
     raw_size = 0
     parts: list[bytes] = []
     size = 0
@@ -449,6 +450,11 @@ async def _read_body(response: aiohttp.ClientResponse, max_bytes: int, url: str)
         raw_size += len(chunk)
         if raw_size > max_bytes:
             raise FetchError(url, f"body larger than {max_bytes} bytes")
+        if sniff and chunk:
+            sniff = False
+            if chunk.startswith(_GZIP_MAGIC):
+                log.info("%s: a gzip body without Content-Encoding, inflated", url)
+                inflate = _Inflater(16 + zlib.MAX_WBITS, url)
         data = inflate.feed(chunk, max_bytes - size + 1) if inflate else chunk
         size += len(data)
         if size > max_bytes:
@@ -461,6 +467,9 @@ async def _read_body(response: aiohttp.ClientResponse, max_bytes: int, url: str)
             raise FetchError(url, f"body larger than {max_bytes} bytes once decompressed")
         parts.append(tail)
     return b"".join(parts)
+
+
+_GZIP_MAGIC = b"\x1f\x8b\x08"  # gzip's two magic bytes and its one compression method, deflate
 
 
 class _Inflater:

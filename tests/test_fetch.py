@@ -344,3 +344,24 @@ def test_closing_fetch_all_early_cancels_the_rest_without_hanging(feed_server):
 
     assert not closer.is_alive(), "closing fetch_all hung"
     assert not [t for t in threading.enumerate() if t.name == "causerie-fetch"]
+
+
+def test_a_gzip_body_without_content_encoding_is_inflated(feed_server):
+    # A feed.xml.gz served as application/xml, or a server that compresses twice and says it once.
+    url = feed_server.route("/feed.xml", body=gzip.compress(FEED), headers={"Content-Type": "application/xml"})
+
+    assert fetch_feed(url, settings=FAST).content == FEED
+
+
+def test_a_gzip_bomb_without_content_encoding_is_refused_within_the_cap(feed_server):
+    url = feed_server.route("/bomb.xml", body=_gzip_bomb(), headers={"Content-Type": "application/xml"})
+
+    with pytest.raises(FetchError, match="decompressed"):
+        fetch_feed(url, settings=FetchSettings(allow_private=ALL, timeout=5, max_bytes=2**20))
+
+
+def test_a_body_that_only_starts_like_gzip_is_left_as_it_is(feed_server):
+    body = b"\x1f\x8b plain bytes that are not gzip"
+    url = feed_server.route("/odd.bin", body=body)
+
+    assert fetch_feed(url, settings=FAST).content == body
