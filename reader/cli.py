@@ -98,6 +98,8 @@ def import_(ctx: click.Context, file, user_name: str | None) -> None:
         f"imported {report.added} feeds into {report.groups} new groups"
         f" ({report.existing} already followed, {document.duplicates} duplicates merged)"
     )
+    for note in document.notes:
+        click.echo(f"  {note}")
     if document.skipped:
         click.echo(f"skipped {len(document.skipped)} outlines:")
         for reason in document.skipped:
@@ -182,6 +184,8 @@ def add(ctx: click.Context, url: str, group: str | None, title: str | None, no_f
 
     sub, found = subscribe(store, _config(ctx), url, group_path=path, title=title)
     click.echo(f"subscribed to {found.url} ({found.how})")
+    if found.note:
+        click.echo(f"  {found.note}")
     for other in found.alternatives:
         click.echo(f"  the page also offers {other}")
     if not no_fetch:

@@ -30,7 +30,7 @@ import defusedxml.ElementTree as SafeET
 
 from .errors import OPMLError
 from .models import FeedSource, Subscription
-from .urls import http_url, site_key
+from .urls import feed_url, http_url, schemeless_url, site_key
 
 MAX_OPML_BYTES = 5 * 2**20
 MAX_DEPTH = 10  # folders inside folders; deeper nesting is flattened into the 10th
@@ -56,6 +56,8 @@ class OPMLImport:
     sources: tuple[FeedSource, ...]
     skipped: tuple[str, ...] = ()  # human-readable, one per outline left out
     duplicates: int = 0
+    # What was read differently from how it is written: addresses without a scheme taken as https.
+    notes: tuple[str, ...] = ()
     title: str | None = None
     folders: tuple[tuple[str, ...], ...] = field(default=())
 
@@ -92,6 +94,7 @@ def read_opml(data: bytes) -> OPMLImport:
         sources=tuple(reader.sources),
         skipped=tuple(notes + reader.skipped),
         duplicates=reader.duplicates,
+        notes=tuple(reader.notes),
         title=title,
         folders=tuple(reader.folders),
     )
@@ -110,6 +113,7 @@ class _Walker:
     def __init__(self) -> None:
         self.sources: list[FeedSource] = []
         self.skipped: list[str] = []
+        self.notes: list[str] = []
         self.folders: list[tuple[str, ...]] = []
         self.seen: set[str] = set()
         self.duplicates = 0
@@ -148,7 +152,11 @@ class _Walker:
     def _add(
         self, raw_url: str, name: str, attrs: dict[str, str], path: tuple[str, ...], person: tuple[str, str] | None
     ) -> None:
-        url = http_url(_feed_scheme(raw_url))
+        url = feed_url(_feed_scheme(raw_url))
+        if url is None and (assumed := schemeless_url(raw_url)):
+            # "www.example.org/feed", as people write addresses: https, said so.
+            url = feed_url(assumed)
+            self.notes.append(f"{name or raw_url}: {raw_url[:200]!r} has no scheme, taken as {url}")
         if url is None:
             self.skipped.append(f"{name or raw_url}: {raw_url[:200]!r} is not an http(s) URL")
             return

@@ -18,7 +18,7 @@ from .fetch import fetch_all
 from .models import FetchResult, Subscription, UpdateResult
 from .store import Store, UserStore
 from .update import FetchAll, collect, update_feeds
-from .urls import typed_http_url
+from .urls import feed_url, schemeless_url, typed_http_url
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +28,21 @@ class Discovery:
     url: str  # the feed chosen
     how: str  # how it was found, for the user
     alternatives: tuple[str, ...] = ()  # other feeds the page offered
+    page_url: str | None = None  # the page read, when the URL given was a page
+    note: str | None = None  # what was assumed on the way ("no scheme given: https did not connect, so http")
     # The chosen feed's response, kept so its first update need not fetch it again.
     fetched: FetchResult | None = field(default=None, repr=False, compare=False)
 
 
 def normalize_input_url(text: str) -> str:
-    """Accept "example.org/blog" as a user would type it."""
+    """Accept "example.org/blog" as a user would type it (https, see ``discover_feed``)."""
     url = typed_http_url(text)
     if url is None:
         raise InvalidFeedURLError(text.strip(), "not an http(s) URL")
-    return url
+    return feed_url(url) or url
 
 
-def discover_feed(url: str, config: Config, *, fetch: FetchAll = fetch_all) -> Discovery:
+def discover_feed(url: str, config: Config, *, fetch: FetchAll = fetch_all, typed: str | None = None) -> Discovery:
     """Find the feed behind ``url``. Raises ``FetchError`` if nothing is found.
 
     Every fetch goes through the pipeline (``update.collect``), so pages are
@@ -50,25 +52,43 @@ def discover_feed(url: str, config: Config, *, fetch: FetchAll = fetch_all) -> D
     likelihood that serves a feed wins.
     """
     [page] = collect([url], read_page, config, fetch=fetch)
+    note = None
+    if _scheme_was_assumed(typed) and isinstance(page.error, FetchError) and page.error.status is None:
+        # Typed without a scheme and https did not connect: many small sites still serve only http.
+        plain = "http://" + url.removeprefix("https://")
+        [retry] = collect([plain], read_page, config, fetch=fetch)
+        if retry.error is None:
+            note = f"no scheme given: https did not connect ({page.error.message}), so http"
+            url, page = plain, retry
     if page.error is not None:
         raise page.error
     response, summary = page.response, page.prepared or PageSummary(False)
     if summary.is_feed:
-        return Discovery(response.permanent_url or url, "the URL is a feed", fetched=response)
+        return Discovery(_stored(response.permanent_url or url), "the URL is a feed", fetched=response, note=note)
     links = [link.url for link in summary.feed_links]
     feeds = _serving_feeds(links[:MAX_ANNOUNCED], config, fetch)
     if feeds:
-        return Discovery(feeds[0][0], "announced by the page", tuple(u for u, _ in feeds[1:]), feeds[0][1])
+        others = tuple(_stored(u) for u, _ in feeds[1:])
+        return Discovery(_stored(feeds[0][0]), "announced by the page", others, url, note, fetched=feeds[0][1])
     feeds = _serving_feeds(candidate_urls(response.final_url), config, fetch)
     if feeds:
         chosen, found = feeds[0]
-        return Discovery(chosen, f"found at the common path {urlsplit(chosen).path}", fetched=found)
+        path = urlsplit(chosen).path
+        return Discovery(_stored(chosen), f"found at the common path {path}", (), url, note, fetched=found)
     if links:
         raise FetchError(url, "no feed found: the feeds the page announces do not answer with a feed")
     raise FetchError(url, "no feed found: the page announces none and no common feed path answered")
 
 
 MAX_ANNOUNCED = 10
+
+
+def _stored(url: str) -> str:
+    return feed_url(url) or url
+
+
+def _scheme_was_assumed(typed: str | None) -> bool:
+    return typed is not None and schemeless_url(typed) is not None
 
 
 def _serving_feeds(urls: list[str], config: Config, fetch: FetchAll) -> list[tuple[str, FetchResult]]:
@@ -94,8 +114,8 @@ def subscribe(
 ) -> tuple[Subscription, Discovery]:
     """Discover the feed behind ``text`` and subscribe to it."""
     url = normalize_input_url(text)
-    found = discover_feed(url, config, fetch=fetch)
-    site_url = None if found.how == "the URL is a feed" else url
+    found = discover_feed(url, config, fetch=fetch, typed=text)
+    site_url = found.page_url
     sub = store.add_feed(found.url, title=title, site_url=site_url, group_path=group_path)
     log.info("subscribed feed=%s how=%s", found.url, found.how)
     return sub, found

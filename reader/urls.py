@@ -8,7 +8,7 @@ never reach a page or the fetcher.
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2048
 _SCHEMES = ("http", "https")
@@ -38,6 +38,45 @@ def http_url(value: object, base: str | None = None) -> str | None:
         if _SPACE.search(value):
             return None
     return value
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def feed_url(value: object, base: str | None = None) -> str | None:
+    """A feed's address in the one form Causerie stores and compares (``http_url``, then the scheme
+    and host in lower case, no default port, no fragment, no empty query, "/" for an empty path):
+    "…/rss.xml#top", "…/rss.xml?" and "HTTPS://Example.org:443/rss.xml" are one subscription."""
+    url = http_url(value, base)
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        netloc = f"{userinfo}@{netloc}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def schemeless_url(text: str) -> str | None:
+    """An address written without a scheme ("www.example.org/feed", "example.org/rss.xml"), as https;
+    None when ``text`` has a scheme or does not start with a host name."""
+    text = (text or "").strip()
+    if _SCHEME.match(text) or not _HOST_FIRST.match(text):
+        return None
+    return http_url("https://" + text.removeprefix("//"))
+
+
+# A host name with at least one dot first: "example.org/…", not "/feed" or "feed.xml" alone.
+_HOST_FIRST = re.compile(r"^(//)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?(/|$)")
 
 
 def is_http_url(value: str) -> bool:

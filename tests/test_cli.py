@@ -345,3 +345,25 @@ def test_serve_no_fetch_fetches_nothing(feed_server, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_add_takes_an_address_without_a_scheme_as_https_then_http_when_https_does_not_connect(runner, feed_server):
+    # The test server speaks plain http: the https attempt fails its handshake, and says so.
+    url = feed_server.route("/carnet.xml", body=rss(("1", "L'été à Sète"), title="Le carnet d'Ana").encode())
+    written = url.removeprefix("http://")
+
+    result = runner("add", written)
+
+    assert result.exit_code == 0, result.output
+    assert f"subscribed to {url} (the URL is a feed)" in result.output
+    assert "no scheme given: https did not connect" in result.output and "so http" in result.output
+    assert runner("list").output.count(url) == 1
+
+
+def test_add_keeps_https_for_an_address_typed_with_it(runner, feed_server):
+    url = feed_server.route("/carnet.xml", body=rss(("1", "Un"), title="A").encode())
+
+    result = runner("add", url.replace("http://", "https://"))
+
+    assert result.exit_code == 1  # https was asked for: no silent step down to http
+    assert "so http" not in result.output

@@ -341,3 +341,36 @@ def test_corpus_file_imports_unique_http_feeds_or_raises_opml_error(path):
     urls = [source.url for source in result.sources]
     assert all(urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname for url in urls)
     assert len({url.rstrip("/").lower() for url in urls}) == len(urls)
+
+
+def test_feed_addresses_written_without_a_scheme_are_taken_as_https_and_said_so():
+    data = (
+        b"<opml version='2.0'><body>"
+        b"<outline text='Le carnet d&apos;Ana' xmlUrl='www.ana.example/feed'/>"
+        b"<outline text='Bruno' xmlUrl='bruno.example/rss.xml'/>"
+        b"<outline text='Pas un flux' xmlUrl='/relative/feed.xml'/>"
+        b"</body></opml>"
+    )
+    result = read_opml(data)
+    assert [source.url for source in result.sources] == [
+        "https://www.ana.example/feed",
+        "https://bruno.example/rss.xml",
+    ]
+    assert result.notes == (
+        "Le carnet d'Ana: 'www.ana.example/feed' has no scheme, taken as https://www.ana.example/feed",
+        "Bruno: 'bruno.example/rss.xml' has no scheme, taken as https://bruno.example/rss.xml",
+    )
+    assert result.skipped == ("Pas un flux: '/relative/feed.xml' is not an http(s) URL",)
+
+
+def test_one_feed_written_several_ways_is_one_subscription():
+    data = (
+        b"<opml version='2.0'><body>"
+        b"<outline text='A' xmlUrl='https://ana.example/rss.xml#top'/>"
+        b"<outline text='B' xmlUrl='https://ana.example/rss.xml?'/>"
+        b"<outline text='C' xmlUrl='HTTPS://ANA.example:443/rss.xml'/>"
+        b"</body></opml>"
+    )
+    result = read_opml(data)
+    assert [source.url for source in result.sources] == ["https://ana.example/rss.xml"]
+    assert result.duplicates == 2

@@ -211,3 +211,22 @@ def test_rows_become_models_by_field_type(store):
     assert sub.feed.created_at.tzinfo is not None and sub.feed.last_fetched_at is None
     [group, subgroup] = store.list_groups()
     assert (group.path, subgroup.path, subgroup.feed_count) == (("Amis",), ("Amis", "Poètes"), 1)
+
+
+def test_a_feed_added_in_another_form_of_its_address_is_the_same_feed(store):
+    store.add_feed("https://Ana.example:443/rss.xml#top", title="Le carnet d'Ana")
+    with pytest.raises(FeedExistsError):
+        store.add_feed("https://ana.example/rss.xml?")
+    assert [sub.feed.url for sub in store.list_subscriptions()] == ["https://ana.example/rss.xml"]
+    assert store.get_subscription("https://ANA.example/rss.xml#x").display_title == "Le carnet d'Ana"
+    store.remove_feed("https://ana.example:443/rss.xml")
+    assert store.list_subscriptions() == []
+
+
+def test_a_feed_stored_before_the_one_form_rule_is_still_found_by_its_old_address(store):
+    store.db.execute(
+        "INSERT INTO feeds (url, title, created_at) VALUES ('https://ana.example/rss.xml#top', 'old', '2025-01-01')"
+    )
+    assert store.get_feed("https://ana.example/rss.xml#top").title == "old"
+    store.add_feed("https://ana.example/rss.xml#top")  # follows the existing feed, not a second one
+    assert [sub.feed.url for sub in store.list_subscriptions()] == ["https://ana.example/rss.xml#top"]

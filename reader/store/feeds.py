@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 from ..errors import FeedNotFoundError
 from ..models import Feed, FetchResult, ParsedFeed, PreparedFeed
+from ..urls import feed_url
 from .entries import insert_entry, update_entry
-from .rows import Base, from_row, iso, parse_dt
+from .rows import FEED_URL_FORMS, Base, from_row, iso, parse_dt, same_feed
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class SaveReport:
 
 class FeedsMixin(Base):
     def get_feed(self, url: str) -> Feed:
-        row = self._one("SELECT * FROM feeds WHERE url = ?", [url])
+        row = self._one(
+            f"SELECT * FROM feeds WHERE url IN {FEED_URL_FORMS} ORDER BY url = ? DESC", [*same_feed(url), url]
+        )
         if row is None:
             raise FeedNotFoundError(url)
         return from_row(Feed, row)
@@ -114,6 +117,7 @@ class FeedsMixin(Base):
     def move_feed(self, feed_id: int, new_url: str) -> bool:
         """Follow a permanent redirect. False if another feed already has that URL."""
         with self._transaction():
+            new_url = feed_url(new_url) or new_url
             if self._one("SELECT 1 FROM feeds WHERE url = ? AND id != ?", [new_url, feed_id]):
                 return False
             self.db.execute("UPDATE feeds SET url = ? WHERE id = ?", [new_url, feed_id])

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from ..errors import StorageError
 from ..models import Enclosure
+from ..urls import feed_url
 
 
 def wrap_errors(method):
@@ -108,6 +109,15 @@ class Base:
     def _insert(self, sql: str, params: Iterable | Mapping = ()) -> int:
         """Run an INSERT and return the new row's id."""
         return self.db.execute(sql, params if isinstance(params, Mapping) else list(params)).lastrowid
+
+
+FEED_URL_FORMS = "(?, ?)"  # "url IN (?, ?)": a feed's address as given, and in its stored form
+
+
+def same_feed(url: str) -> list[str]:
+    """A feed's address as given and in the one form new feeds are stored in (``urls.feed_url``):
+    a feed stored before that rule, in another form, is still found."""
+    return [url, feed_url(url) or url]
 
 
 def iso(value: datetime | None) -> str | None:

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 from ..errors import FeedExistsError, FeedNotFoundError
 from ..models import Feed, FeedSource, Subscription
-from ..urls import site_key
+from ..urls import feed_url, site_key
 from .channels import ChannelsMixin
 from .groups import GroupsMixin
-from .rows import from_row, iso
+from .rows import FEED_URL_FORMS, from_row, iso, same_feed
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,13 @@ class SubscriptionsMixin(ChannelsMixin, GroupsMixin):
         return person_id
 
     def _subscribe(self, source: FeedSource, now: datetime, people: dict[str, int]) -> None:
-        feed_id = self._value("SELECT id FROM feeds WHERE url = ?", [source.url])
+        # A feed is known by its address in one form (urls.feed_url); one stored before that rule,
+        # in another form, is still found by the form it was given in.
+        feed_id = self._value(f"SELECT id FROM feeds WHERE url IN {FEED_URL_FORMS}", same_feed(source.url))
         if feed_id is None:
             feed_id = self._insert(
                 "INSERT INTO feeds (url, title, site_url, created_at) VALUES (?, ?, ?, ?)",
-                [source.url, source.title, source.site_url, iso(now)],
+                [feed_url(source.url) or source.url, source.title, source.site_url, iso(now)],
             )
         elif self._one("SELECT 1 FROM subscriptions WHERE user_id = ? AND feed_id = ?", [self.user_id, feed_id]):
             raise FeedExistsError(source.url)
@@ -104,8 +106,8 @@ class SubscriptionsMixin(ChannelsMixin, GroupsMixin):
         with self._transaction():
             row = self._one(
                 "SELECT s.id, s.feed_id FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
-                " WHERE f.url = ? AND s.user_id = ?",
-                [url, self.user_id],
+                f" WHERE f.url IN {FEED_URL_FORMS} AND s.user_id = ?",
+                [*same_feed(url), self.user_id],
             )
             if row is None:
                 raise FeedNotFoundError(url)
@@ -147,7 +149,9 @@ class SubscriptionsMixin(ChannelsMixin, GroupsMixin):
         return [self._subscription(row, paths) for row in rows]
 
     def get_subscription(self, url: str) -> Subscription:
-        row = self._one(_SUBSCRIPTION_SQL + " WHERE s.user_id = ? AND f.url = ?", [self.user_id, url])
+        row = self._one(
+            _SUBSCRIPTION_SQL + f" WHERE s.user_id = ? AND f.url IN {FEED_URL_FORMS}", [self.user_id, *same_feed(url)]
+        )
         if row is None:
             raise FeedNotFoundError(url)
         return self._subscription(row, self._group_paths())

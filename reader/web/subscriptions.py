@@ -41,6 +41,8 @@ def add():
     except (InvalidFeedURLError, FetchError, FeedExistsError) as exc:
         flash(f"Could not subscribe: {exc}", "error")
         return redirect(url_for("subscriptions.index"), code=303)
+    if found.note:
+        flash(f"{found.note[0].upper()}{found.note[1:]}.")
     result = fetch_new_subscription(get_store(), get_config(), sub, found)
     if result.error:
         flash(f"Subscribed to {found.url} ({found.how}), but its first fetch failed: {result.error}", "error")
@@ -69,6 +71,8 @@ def import_opml():
         return redirect(url_for("subscriptions.index"), code=303)
     report = get_store().add_feeds(document.sources)
     message = f"Imported {report.added} feeds ({report.existing} already followed)."
+    if document.notes:
+        message += " " + "; ".join(document.notes[:5]) + "."
     if document.skipped:
         message += f" Skipped {len(document.skipped)}: " + "; ".join(document.skipped[:5])
     flash(message)
