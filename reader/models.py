@@ -73,6 +73,8 @@ class ParsedEntry:
     comment_count: int | None = None
     enclosures: tuple[Enclosure, ...] = ()
     base_url: str | None = None  # what relative URLs in the HTML resolve against
+    # Other identities this entry may have been stored under (see parse._finish, "Entry identity").
+    other_guids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import hashlib
 import html
 import logging
 import re
+from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from xml.sax.expatreader import ExpatParser
 
@@ -320,8 +322,7 @@ def _finish(parsed: ParsedFeed) -> ParsedFeed:
     """
     entries: list[ParsedEntry] = []
     seen: set[str] = set()
-    for entry in parsed.entries[:MAX_ENTRIES]:
-        entry = _repair_entry(entry)
+    for entry in _told_apart([_repair_entry(entry) for entry in parsed.entries[:MAX_ENTRIES]]):
         if entry.guid in seen:  # the same id twice in one document: keep the first
             continue
         seen.add(entry.guid)
@@ -337,6 +338,27 @@ def _finish(parsed: ParsedFeed) -> ParsedFeed:
         author_url=_storable_url(parsed.author_url),
         refresh_minutes=parsed.refresh_minutes,
     )
+
+
+def _told_apart(entries: list[ParsedEntry]) -> list[ParsedEntry]:
+    """Entries identified by their link, when several share one link, are told apart by their title
+    and date: posts that all point at one page (or the home page) are several posts, not one.
+
+    Each such entry also carries the identity it would have in the other case, so that a post
+    stored under one is found under the other when, in a later fetch, its link is shared no more
+    (or newly shared): it is updated, never stored twice.
+    """
+    shared = Counter(entry.link for entry in entries if entry.link and entry.guid == entry.link)
+    told = []
+    for entry in entries:
+        if entry.link and entry.guid == entry.link:
+            distinct = f"{entry.link}#causerie-{_identity_hash(entry.title, entry.published_at)[:12]}"
+            if shared[entry.link] > 1:
+                entry = replace(entry, guid=distinct, other_guids=(entry.link,))
+            else:
+                entry = replace(entry, other_guids=(distinct,))
+        told.append(entry)
+    return told
 
 
 def _repair_entry(entry: ParsedEntry) -> ParsedEntry:

@@ -309,3 +309,55 @@ def test_the_web_app_never_parses_in_its_request_threads(config):
     from reader.web import create_app
 
     assert create_app(config).config["READER"].parse_workers >= 1
+
+
+def _guidless(*items: tuple[str, str, str]) -> str:
+    """RSS items without a guid: (link, title, day of January 2025)."""
+    body = "".join(
+        f"<item><title>{title}</title><link>{link}</link><pubDate>{day} Jan 2025 10:00:00 GMT</pubDate>"
+        f"<description>{title}</description></item>"
+        for link, title, day in items
+    )
+    return f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Ana</title>{body}</channel></rss>"
+
+
+HOME = "https://ana.example/"
+
+
+def test_posts_without_a_guid_that_share_a_link_are_all_kept(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = _guidless(
+        (HOME, "L'été à Sète", "03"), (HOME, "Notes #2 : l'hiver", "02"), ("https://ana.example/3", "Trois", "01")
+    )
+
+    [result] = run(store, config, fetch)
+
+    assert result.new == 3
+    assert sorted(e.title for e in store.list_entries()) == ["L'été à Sète", "Notes #2 : l'hiver", "Trois"]
+
+
+def test_a_post_whose_link_is_shared_no_more_is_not_stored_again(store, config, fetch):
+    store.add_feed(URL)
+    fetch.responses[URL] = _guidless((HOME, "Un", "02"), (HOME, "Deux", "01"))
+    run(store, config, fetch)
+    # The older post left the feed: the newer one's link is its own again, and so its identity.
+    fetch.responses[URL] = _guidless((HOME, "Un", "02"))
+
+    [result] = run(store, config, fetch, now=T0 + timedelta(hours=2))
+
+    assert (result.new, result.updated) == (0, 0)
+    assert store.count_entries() == 2
+
+
+def test_a_post_stored_alone_under_its_link_is_found_when_its_link_becomes_shared(store, config, fetch):
+    # Also what a database holds from before this rule: the first of the posts sharing a link.
+    store.add_feed(URL)
+    fetch.responses[URL] = _guidless((HOME, "Un", "01"))
+    run(store, config, fetch)
+    fetch.responses[URL] = _guidless((HOME, "Deux", "02"), (HOME, "Un", "01"))
+
+    [result] = run(store, config, fetch, now=T0 + timedelta(hours=2))
+
+    assert (result.new, result.updated) == (1, 0)
+    first_seen = {e.title: e.first_seen_at for e in store.list_entries()}
+    assert first_seen == {"Un": T0, "Deux": T0 + timedelta(hours=2)}  # "Un" is not announced again

@@ -22,6 +22,28 @@ class SaveReport:
     updated: int
 
 
+def _stored_identities(prepared: PreparedFeed, known: dict[str, dict]) -> dict[str, str]:
+    """guid -> the other identity an entry is stored under (parse's link rule, docs/design.md).
+
+    A stored row goes to one entry at most: the one whose content is the row's, else the first
+    in the document that may have it. So when a post stored alone under its link is joined by
+    others sharing that link, it stays itself and they are new.
+    """
+    claims: dict[str, list] = {}
+    for entry, derived in zip(prepared.parsed.entries, prepared.derived, strict=True):
+        if entry.guid not in known:
+            for other in entry.other_guids:
+                if other in known:
+                    claims.setdefault(other, []).append((entry.guid, derived.digest))
+    stored_as = {}
+    for other, candidates in claims.items():
+        same = [guid for guid, digest in candidates if digest == known[other]["hash"]]
+        guid = same[0] if same else next((g for g, _ in candidates if g not in stored_as), None)
+        if guid is not None and guid not in stored_as:
+            stored_as[guid] = other
+    return stored_as
+
+
 class FeedsMixin(Base):
     def get_feed(self, url: str) -> Feed:
         row = self._one(
@@ -143,10 +165,11 @@ class FeedsMixin(Base):
                 row["guid"]: row
                 for row in self._all("SELECT guid, id, hash, first_seen_at FROM entries WHERE feed_id = ?", [feed_id])
             }
+            stored_as = _stored_identities(prepared, known)
             # Feeds list newest first; inserting oldest first makes ids (the
             # timeline's tie-break) agree with the feed when dates are equal.
             for entry, derived in zip(reversed(prepared.parsed.entries), reversed(prepared.derived), strict=True):
-                old = known.get(entry.guid)
+                old = known.get(stored_as.get(entry.guid, entry.guid))
                 if old is None:
                     insert_entry(self.db, feed_id, entry, derived, now)
                     new += 1

@@ -12,6 +12,7 @@ EXPECTED = ParsedFeed(
     entries=(
         ParsedEntry(
             guid="https://flor.example/creme",  # no guid: the link
+            other_guids=("https://flor.example/creme#causerie-4acb07c17794",),  # the link is its identity; parse._told_apart
             title="Crème brûlée",
             link="https://flor.example/creme",
             summary="Naïve “quotes”",

@@ -13,6 +13,7 @@ EXPECTED = ParsedFeed(
     entries=(
         ParsedEntry(
             guid="https://cai.example/log/1",  # rdf:about
+            other_guids=("https://cai.example/log/1#causerie-31564ea79e0a",),  # the link is its identity; parse._told_apart
             title="One",
             link="https://cai.example/log/1",
             author_name="Cai Moreno",

@@ -32,6 +32,7 @@ EXPECTED = ParsedFeed(
         ParsedEntry(
             # A permalink guid doubles as the link.
             guid="https://ana.example/2024/01/second",
+            other_guids=("https://ana.example/2024/01/second#causerie-8bc873d36c4b",),  # the link is its identity; parse._told_apart
             title="Second",
             link="https://ana.example/2024/01/second",
             summary="Plain words only.",
