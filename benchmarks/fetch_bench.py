@@ -10,12 +10,18 @@ wall time, CPU time (user+sys), peak RSS and the server's request counters.
     python3 benchmarks/fetch_bench.py                      # 1000 feeds, 50 ms latency
     python3 benchmarks/fetch_bench.py --n 100 --targets
     python3 benchmarks/fetch_bench.py --env READER_FETCH_PER_HOST=64 --env READER_FETCH_WORKERS=64
+    python3 benchmarks/fetch_bench.py --compare-lemon24    # and lemon24/reader on the same rounds
+
+With --compare-lemon24, each round also runs lemon24/reader (PyPI `reader`, through
+lemon24_driver.py in a virtual environment of its own) right after Causerie, on the same server
+state, with the same measurements.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
 import os
 import platform
@@ -43,6 +49,10 @@ DEFAULT_ROUNDS = "cold,unchanged,changed10"
 # Wall-time targets (seconds) by round name, and the peak-memory target for every round.
 TARGET_WALL_S = {"cold": 15.0, "unchanged": 2.0, "changed10": 3.0}
 TARGET_PEAK_MB = 100.0
+# lemon24/reader, for --compare-lemon24. Its import name is `reader` too, so it gets a venv of its own.
+LEMON24_VERSION = "3.27"
+LEMON24_MIN_PYTHON = (3, 12)  # what reader 3.27 requires
+LEMON24_DRIVER = HERE / "lemon24_driver.py"
 RSS_NOTE = (
     "note: peak MB is ru_maxrss from os.wait4() on the reader process: the largest resident set of that\n"
     "      process or of any descendant it waited for, NOT a sum. If the reader runs worker processes at\n"
@@ -89,6 +99,9 @@ class Round:
     run: Run | None = None
     stats: dict = field(default_factory=dict)
     change: dict = field(default_factory=dict)
+    lemon24: Run | None = None  # --compare-lemon24: the same round, same server state
+    lemon24_stats: dict = field(default_factory=dict)
+    lemon24_result: dict = field(default_factory=dict)  # what the driver counted
 
 
 def session_rss_mb(session_id: int) -> float:
@@ -324,6 +337,107 @@ def reader_command(arg: str | None, env: dict) -> list[str]:
     return [sys.executable, "-m", "reader.cli"]
 
 
+def _python_version(python: str) -> tuple[int, ...] | None:
+    """The version of an interpreter that runs, else None (e.g. a pyenv shim of a version not selected)."""
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", "import sys; print(*sys.version_info[:3])"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    try:
+        return tuple(int(x) for x in done.stdout.split()) if done.returncode == 0 else None
+    except ValueError:
+        return None
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    """(3, 12, 1) for .../versions/3.12.1/bin/python3; a name that is not a version sorts last."""
+    name = Path(path).parents[1].name
+    return tuple(int(x) for x in name.split(".")) if re.fullmatch(r"\d+(\.\d+)*", name) else (999,)
+
+
+def lemon24_base_python(arg: str | None) -> str:
+    """An interpreter new enough for lemon24/reader: --lemon24-python, this one, python3.X on PATH, pyenv's."""
+    if arg:
+        candidates = [arg]
+    else:
+        candidates = [sys.executable]
+        candidates += [found for m in range(LEMON24_MIN_PYTHON[1], 20) if (found := shutil.which(f"python3.{m}"))]
+        pyenv = shutil.which("pyenv")
+        if pyenv:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                root = subprocess.run([pyenv, "root"], capture_output=True, text=True, timeout=30).stdout.strip()
+                if root:  # oldest first: the closest to the Python Causerie runs on
+                    found = glob.glob(os.path.join(root, "versions", "3.*", "bin", "python3"))
+                    candidates += sorted(found, key=_version_key)
+    for python in candidates:
+        version = _python_version(python)
+        if version and version >= LEMON24_MIN_PYTHON:
+            return python
+    need = ".".join(map(str, LEMON24_MIN_PYTHON))
+    raise BenchError(f"lemon24/reader {LEMON24_VERSION} needs Python >= {need}; none found (use --lemon24-python)")
+
+
+def lemon24_venv(venv: Path, python_arg: str | None) -> tuple[str, str]:
+    """Make (once) a venv holding lemon24/reader; return its python and what it holds."""
+    python = str(venv / "bin" / "python")
+    probe = (
+        "import importlib.metadata as m, platform, reader; "
+        "print(reader.__version__, platform.python_version(), "
+        "*(f'{d} {m.version(d)}' for d in ('feedparser', 'requests')), sep=', ')"
+    )
+
+    def installed() -> str | None:
+        if not Path(python).exists():
+            return None
+        # -I and cwd in the venv: never this checkout's reader/
+        done = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, cwd=venv)
+        if done.returncode != 0 or not done.stdout.startswith(LEMON24_VERSION + ","):
+            return None
+        version, python_version, *deps = done.stdout.strip().split(", ")
+        return f"lemon24/reader {version}, python {python_version}, " + ", ".join(deps)
+
+    found = installed()
+    if found:
+        return python, found
+    base = lemon24_base_python(python_arg)
+    print(f"making {venv} with lemon24/reader {LEMON24_VERSION} (python {base})", flush=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    steps = [
+        [base, "-m", "venv", "--clear", str(venv)],
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"reader=={LEMON24_VERSION}"],
+    ]
+    for cmd in steps:
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=venv.parent)
+        if done.returncode != 0:
+            raise BenchError(f"{shlex.join(cmd)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    found = installed()
+    if not found:
+        raise BenchError(f"{venv} does not import lemon24/reader {LEMON24_VERSION} after pip install")
+    return python, found
+
+
+def lemon24_environ() -> dict[str, str]:
+    """The driver's environment: no PYTHON* variables, and no proxy for any loopback address."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    for key in ("no_proxy", "NO_PROXY"):  # requests understands CIDR here
+        env[key] = ",".join(p for p in (env.get(key, ""), "127.0.0.0/8,localhost") if p)
+    return env
+
+
+def driver_result(run: Run) -> dict:
+    """The driver's last `RESULT {json}` line."""
+    for line in reversed(run.tail(50)):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    raise BenchError(f"the lemon24 driver printed no RESULT line: {shlex.join(run.cmd)}")
+
+
 def shown(cmd: list[str], extra_env: dict[str, str]) -> str:
     prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in extra_env.items())
     return f"{prefix} {shlex.join(cmd)}" if prefix else shlex.join(cmd)
@@ -365,17 +479,21 @@ def print_table(rounds: list[Round]) -> None:
     if not any(r.run for r in rounds):
         print("(no round ran)")
         return
-    head = f"{'round':<16}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'all MB':>9}{'requests':>10}{'200s':>7}{'304s':>7}"
+    compare = any(r.lemon24 for r in rounds)
+    tool_head = f"{'tool':<10}" if compare else ""
+    head = f"{'round':<16}{tool_head}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'all MB':>9}{'requests':>10}{'200s':>7}"
+    head += f"{'304s':>7}"
     print(head)
     print("-" * len(head))
     for r in rounds:
-        if r.run is None:
-            continue
-        s = r.stats
-        print(
-            f"{r.label:<16}{r.run.wall_s:>9.2f}{r.run.cpu_s:>9.2f}{r.run.peak_mb:>9.1f}{r.run.tree_peak_mb:>9.1f}"
-            f"{s.get('requests', '?'):>10}{s.get('status_200', '?'):>7}{s.get('status_304', '?'):>7}"
-        )
+        for tool, run, s in (("causerie", r.run, r.stats), ("lemon24", r.lemon24, r.lemon24_stats)):
+            if run is None:
+                continue
+            print(
+                f"{r.label:<16}{f'{tool:<10}' if compare else ''}{run.wall_s:>9.2f}{run.cpu_s:>9.2f}"
+                f"{run.peak_mb:>9.1f}{run.tree_peak_mb:>9.1f}"
+                f"{s.get('requests', '?'):>10}{s.get('status_200', '?'):>7}{s.get('status_304', '?'):>7}"
+            )
 
 
 def print_targets(rounds: list[Round]) -> None:
@@ -423,16 +541,39 @@ def main(argv: list[str] | None = None) -> int:
         help="spread the feeds over this many loopback hosts, as subscriptions are over many sites, so that"
         " the per-host limit acts as it does in life (default 16; 1: every feed on 127.0.0.1)",
     )
+    ap.add_argument(
+        "--compare-lemon24",
+        action="store_true",
+        help=f"after Causerie, run lemon24/reader {LEMON24_VERSION} on the same round and server state"
+        " (its own venv in the cache folder, made once)",
+    )
+    ap.add_argument("--lemon24-workers", type=int, default=4, help="lemon24's update_feeds(workers=) (default 4)")
+    ap.add_argument(
+        "--lemon24-python",
+        help=f"the Python >= {'.'.join(map(str, LEMON24_MIN_PYTHON))} that makes lemon24's venv"
+        " (default: this one if new enough, else python3.X on PATH, else pyenv's)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (database, OPML, logs)")
     ap.add_argument("--targets", action="store_true", help="compare the results with the targets")
     ap.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR, help="folder with gen/serve scripts")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="corpus cache (default benchmarks/.cache)")
     ap.add_argument("--tmp-dir", type=Path, help="where to make the temp dir (default: the system's)")
-    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per reader command (default 900)")
-    ap.add_argument("--server-time-limit", type=float, default=1800.0, help="server exits after (default 1800)")
+    ap.add_argument(
+        "--timeout", type=float, help="seconds per reader command (default 900; 1800 with --compare-lemon24)"
+    )
+    ap.add_argument(
+        "--server-time-limit", type=float, help="server exits after (default 1800; 3600 with --compare-lemon24)"
+    )
     a = ap.parse_args(argv)
     if a.n <= 0:
         ap.error("--n must be positive")
+    if a.lemon24_workers <= 0:
+        ap.error("--lemon24-workers must be positive")
+    # lemon24's cold round of 1000 feeds takes minutes of CPU: more time for each command and the server.
+    if a.timeout is None:
+        a.timeout = 1800.0 if a.compare_lemon24 else 900.0
+    if a.server_time_limit is None:
+        a.server_time_limit = 3600.0 if a.compare_lemon24 else 1800.0
     bench_dir = a.bench_dir.resolve()
     if not (bench_dir / "gen_corpus.py").is_file() or not (bench_dir / "serve_corpus.py").is_file():
         ap.error(f"no gen_corpus.py / serve_corpus.py in {bench_dir} (use --bench-dir)")
@@ -447,8 +588,12 @@ def main(argv: list[str] | None = None) -> int:
         env[key] = ",".join(p for p in (env.get(key, ""), "127.0.0.1,localhost") if p)
     reader = reader_command(a.reader, env)
 
+    lemon24_python = lemon24_about = None
     try:
         corpus, manifest, gen_cmd = ensure_corpus(bench_dir, a.cache.resolve(), a.n)
+        if a.compare_lemon24:
+            lemon24_python, lemon24_about = lemon24_venv(a.cache.resolve() / "lemon24-venv", a.lemon24_python)
+            print(f"compare with: {lemon24_about}", flush=True)
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -459,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="causerie-fetch-bench-", dir=a.tmp_dir)).resolve()
     db = work / "bench.sqlite"
     opml = work / "subscriptions.opml"
+    lemon24_db = work / "lemon24.sqlite"
+    lemon24_env = lemon24_environ()
     server = Server(bench_dir, corpus, work, a.latency_ms, a.server_time_limit, a.hosts)
     rounds: list[Round] = a.rounds
     commands: list[str] = []
@@ -484,6 +631,21 @@ def main(argv: list[str] | None = None) -> int:
 
         fetch_cmd = [*reader, "--db", str(db), "fetch"]
         commands.append(shown(fetch_cmd, extra_env) + "    # once per round")
+        if lemon24_python:
+            # The same URLs as the OPML, hosts included: 127.0.0.(1 + i % hosts), no name to resolve.
+            urls = work / "urls.txt"
+            urls.write_bytes(http_get(server.base + "/urls.txt"))
+            driver = [lemon24_python, "-I", str(LEMON24_DRIVER), str(lemon24_db)]
+            add_cmd = [*driver, "add", str(urls)]
+            commands.append(shlex.join(add_cmd))
+            run = run_measured(add_cmd, env=lemon24_env, cwd=work, log=work / "lemon24-add.log", timeout=a.timeout)
+            check_run("lemon24 add", run)
+            added = driver_result(run)
+            print(f"lemon24 add: {run.wall_s:.2f} s, {added['feeds']} feeds (not part of the rounds)", flush=True)
+            if added["feeds"] != n_feeds:
+                raise BenchError(f"lemon24 has {added['feeds']} feeds, not {n_feeds}: see {run.log}")
+            update_cmd = [*driver, "update", "--workers", str(a.lemon24_workers)]
+            commands.append(shlex.join(update_cmd) + "    # once per round, after Causerie's")
         for i, r in enumerate(rounds):
             if r.percent is not None:
                 r.change = server.get_json(f"/__bench__/next-round?percent={r.percent:g}")
@@ -513,6 +675,13 @@ def main(argv: list[str] | None = None) -> int:
                     " skip feeds that are not due yet (READER_UPDATE_INTERVAL), so this round did less work",
                     flush=True,
                 )
+            if lemon24_python:  # the same server state: next-round is only called before Causerie's run
+                server.get_json("/__bench__/reset-stats")
+                log = work / f"round{i}-{r.name}-lemon24.log"
+                r.lemon24 = run_measured(update_cmd, env=lemon24_env, cwd=work, log=log, timeout=a.timeout)
+                r.lemon24_stats = server.get_json("/__bench__/stats")
+                check_run(f"lemon24 round {r.label!r}", r.lemon24)
+                r.lemon24_result = check_lemon24_round(r, n_feeds)
     except (BenchError, OSError) as exc:  # OSError: the server's control URLs failed
         failed = str(exc)
     except BaseException:  # Ctrl-C: no report, just clean up
@@ -524,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
 
     try:
-        report(a, rounds, db, corpus, manifest, gen_cmd, server.cmd, commands)
+        report(a, rounds, db, corpus, manifest, gen_cmd, server.cmd, commands, lemon24_db, lemon24_about)
         if a.keep:
             print(f"\nkept: {work}")
     finally:
@@ -538,7 +707,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(a, rounds, db, corpus, manifest, gen_cmd, server_cmd, commands) -> None:
+def check_lemon24_round(r: Round, n_feeds: int) -> dict:
+    """Print lemon24's round as Causerie's is printed, and say when it did less than Causerie had to."""
+    run, s, res = r.lemon24, r.lemon24_stats, driver_result(r.lemon24)
+    print(
+        f"  lemon24: wall {run.wall_s:.2f} s, cpu {run.cpu_s:.2f} s, peak {run.peak_mb:.1f} MB; "
+        f"{res['fetched']} fetched, {res['not_modified']} not modified, {res['errors']} errors, "
+        f"{res['new_entries']} new entries; server: {s.get('requests')} requests, {s.get('status_200')} x 200, "
+        f"{s.get('status_304')} x 304, max in flight {s.get('max_inflight')}",
+        flush=True,
+    )
+    for line in res["error_samples"]:
+        print(f"  lemon24 error: {line}")
+    if s.get("requests", 0) < n_feeds:
+        print(f"  WARNING: lemon24 requested only {s.get('requests')} of {n_feeds} feeds", flush=True)
+    if r.name == "unchanged" and s.get("status_304", 0) < s.get("requests", 0):
+        print(
+            f"  NOTE: lemon24 got {s.get('status_304')} x 304 for {s.get('requests')} requests: it did not send"
+            " (or the server did not match) the ETag / Last-Modified of its previous fetch for the others",
+            flush=True,
+        )
+    return res
+
+
+def report(a, rounds, db, corpus, manifest, gen_cmd, server_cmd, commands, lemon24_db=None, lemon24_about=None) -> None:
     print("\n== results ==")
     print_table(rounds)
     print(RSS_NOTE)
@@ -549,6 +741,10 @@ def report(a, rounds, db, corpus, manifest, gen_cmd, server_cmd, commands) -> No
         size, side, entries = db_facts(db)
         extra = f" (+ {side / 2**20:.1f} MB -wal/-shm)" if side else ""
         print(f"database: {size / 2**20:.1f} MB{extra}, entries rows: {entries}")
+    if lemon24_db is not None and lemon24_db.exists():
+        size, side, entries = db_facts(lemon24_db)  # lemon24's table is called entries too
+        extra = f" (+ {side / 2**20:.1f} MB -wal/-shm)" if side else ""
+        print(f"lemon24 database: {size / 2**20:.1f} MB{extra}, entries rows: {entries}")
     if a.targets:
         print_targets(rounds)
     print("\ncorpus:")
@@ -565,6 +761,8 @@ def report(a, rounds, db, corpus, manifest, gen_cmd, server_cmd, commands) -> No
     print("machine:")
     for line in machine_facts():
         print(f"  {line}")
+    if lemon24_about:
+        print(f"  {lemon24_about} (its own venv: {a.cache / 'lemon24-venv'})")
 
 
 if __name__ == "__main__":
