@@ -33,12 +33,17 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
+from .urls import is_plain_url
+
 ATOM = "http://www.w3.org/2005/Atom"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 # feedparser's names for the namespaces it knows ("dc", "content", "wfw"...); "" for the feed's own.
 _PREFIXES = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
 # Namespaces that make feedparser call a document RSS 1.0 or 0.90, whatever its root says.
 _VERSION_NAMESPACES = {"http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/"}
+# A namespace declared with a character reference in its URI escapes a search of the bytes for it.
+_QUOTED_VERSION_NAMESPACES = [f"{q}{uri}{q}".encode() for uri in _VERSION_NAMESPACES for q in "\"'"]
+_ESCAPED_NAMESPACE = re.compile(rb"""xmlns(?::[^\s=]*)?\s*=\s*(?:"[^"]*&|'[^']*&)""")
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 _ENTITY_LIKE = re.compile("&([A-Za-z0-9_]+);")
@@ -113,9 +118,8 @@ def read_feed(content: bytes, url: str, headers: dict[str, str]) -> dict:
         root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
     except etree.XMLSyntaxError as exc:
         raise Declined(f"not well-formed: {exc}") from None
-    for node in root.iter():
-        if isinstance(node.tag, str) and node.nsmap and _VERSION_NAMESPACES & set(node.nsmap.values()):
-            raise Declined("an RSS 1.0 or 0.90 namespace")
+    if _declares_a_version_namespace(data, root):
+        raise Declined("an RSS 1.0 or 0.90 namespace")
     # feedparser's base for relative URIs: the Content-Location parse.py gives it, the feed's URL.
     base = make_safe_absolute_uri(headers.get("content-location", ""))
     if root.tag == "rss" or (isinstance(root.tag, str) and _key(root) == "rss" and etree.QName(root).namespace):
@@ -128,6 +132,15 @@ def read_feed(content: bytes, url: str, headers: dict[str, str]) -> dict:
     if warning is not None:
         answer["bozo_exception"] = warning
     return answer
+
+
+def _declares_a_version_namespace(data: bytes, root) -> bool:
+    """Whether any element declares an RSS 1.0 or 0.90 namespace. Asking every element for its
+    namespaces cost as much as the parse itself, so the bytes are searched first: a declaration
+    can only hide from that search behind a character reference, and then every element is asked."""
+    if _ESCAPED_NAMESPACE.search(data) is None:
+        return any(quoted in data for quoted in _QUOTED_VERSION_NAMESPACES)
+    return any(isinstance(node.tag, str) and _VERSION_NAMESPACES & set(node.nsmap.values()) for node in root.iter())
 
 
 # -- RSS ---------------------------------------------------------------------------------------------------------------
@@ -312,7 +325,7 @@ def _read_link(context: dict, element, base: str, *, entry: bool) -> None:
     _leaf(element)
     attributes.setdefault("rel", "alternate")
     attributes.setdefault("type", "application/atom+xml" if attributes["rel"] == "self" else "text/html")
-    attributes["href"] = _urljoin(base or "", href)
+    attributes["href"] = _resolve(href, base)
     if attributes["rel"] in ("replies", "enclosure"):
         context.setdefault("links", []).append(attributes)
     if attributes["rel"] == "alternate" and _content_type(attributes["type"]) in _HTML_TYPES:
@@ -495,7 +508,8 @@ def _finish(value: str) -> str:
 
 
 def _resolve(value: str, base: str) -> str:
-    return _urljoin(base or "", value)
+    """feedparser's resolution of a URI against its base (an absolute URL stays as it is)."""
+    return value if is_plain_url(value) else _urljoin(base or "", value)
 
 
 def _strip(value: str) -> str:
@@ -579,17 +593,30 @@ def _unknown(element, key: str) -> None:
 def _key(element) -> str:
     """feedparser's name for an element: "prefix_localname" in lower case, "" prefix for the feed's own."""
     tag = element.tag
+    key = _KEYS.get(tag)
+    if key is not None:
+        return key
     if not isinstance(tag, str):
         raise Declined("a comment or processing instruction where an element was expected")
     if tag[0] != "{":
-        return tag.lower()
-    namespace, local = tag[1:].split("}", 1)
-    lowered = namespace.lower()
-    # Any of UserLand's RSS namespaces is the feed's own, for feedparser.
-    prefix = "" if "backend.userland.com/rss" in lowered else _PREFIXES.get(lowered)
-    if prefix is None:  # an unknown namespace: feedparser names it by a prefix the document declared for it
-        prefix = _written_prefix(element, namespace)
-    return f"{prefix}_{local}".lower() if prefix else local.lower()
+        key = tag.lower()
+    else:
+        namespace, local = tag[1:].split("}", 1)
+        lowered = namespace.lower()
+        # Any of UserLand's RSS namespaces is the feed's own, for feedparser.
+        prefix = "" if "backend.userland.com/rss" in lowered else _PREFIXES.get(lowered)
+        if prefix is None:  # an unknown namespace: feedparser names it by a prefix the document declared for it
+            prefix = _written_prefix(element, namespace)
+            return f"{prefix}_{local}".lower() if prefix else local.lower()
+        key = f"{prefix}_{local}".lower() if prefix else local.lower()
+    if len(_KEYS) < _MAX_KEYS:  # documents choose their tags: the memo must not grow without end
+        _KEYS[tag] = key
+    return key
+
+
+# Element names by tag, for the tags whose name does not depend on the document's prefixes.
+_KEYS: dict[str, str] = {}
+_MAX_KEYS = 2000
 
 
 def _base_of(element, parent: str) -> str:
