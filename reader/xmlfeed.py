@@ -471,15 +471,12 @@ def _xhtml(element) -> str:
 
 
 def _xhtml_pieces(element, pieces: list[str]) -> None:
-    qname = etree.QName(element)
-    if qname.namespace not in (XHTML, None):
-        raise Declined(f"<{element.tag}> in XHTML content")
-    name = qname.localname.lower()
-    # feedparser still dispatches end tags inside content: one it has a handler for changes its state.
-    if hasattr(_FeedParserMixin, f"_end_{'xhtml_' if qname.namespace else ''}{name}"):
-        raise Declined(f"<{name}> in XHTML content")
-    attributes = "".join(f' {key}="{escape(value, _QUOTE)}"' for key, value in _attribute_items(element))
-    pieces.append(f"<{name}{attributes}>")
+    name = _XHTML_NAMES.get(element.tag) or _xhtml_name(element)
+    if element.attrib:
+        attributes = "".join(f' {key}="{escape(value, _QUOTE)}"' for key, value in _attribute_items(element))
+        pieces.append(f"<{name}{attributes}>")
+    else:
+        pieces.append(f"<{name}>")
     if element.text:
         pieces.append(escape(element.text))
     for child in element:
@@ -490,6 +487,26 @@ def _xhtml_pieces(element, pieces: list[str]) -> None:
 
 
 _QUOTE = {'"': "&quot;"}
+
+
+def _xhtml_name(element) -> str:
+    """An XHTML element's name as feedparser writes it, or ``Declined`` where feedparser would not
+    just write it."""
+    if not isinstance(element.tag, str):
+        raise Declined("a comment or processing instruction in XHTML content")
+    qname = etree.QName(element)
+    if qname.namespace not in (XHTML, None):
+        raise Declined(f"<{element.tag}> in XHTML content")
+    name = qname.localname.lower()
+    # feedparser still dispatches end tags inside content: one it has a handler for changes its state.
+    if hasattr(_FeedParserMixin, f"_end_{'xhtml_' if qname.namespace else ''}{name}"):
+        raise Declined(f"<{name}> in XHTML content")
+    if len(_XHTML_NAMES) < _MAX_KEYS:
+        _XHTML_NAMES[element.tag] = name
+    return name
+
+
+_XHTML_NAMES: dict[str, str] = {}  # by tag, for the tags _xhtml_name accepted
 
 
 def _date(element):
