@@ -295,3 +295,29 @@ def m004_schedule_and_lease(db: Database) -> None:
         );
         """,
     )
+
+
+@migrations()
+def m005_people_sort_name(db: Database) -> None:
+    """People in dictionary order: a stored sort key, kept by triggers, and an index the lists walk."""
+    _execute_all(
+        db,
+        """
+        -- collation.sort_key(name): case and accents folded, leading quotes dropped ("Émilie" -> "emilie").
+        -- The function is Python, registered on every connection the store opens (store._connect):
+        -- SQLite alone cannot fold accents, and a trigger keeps the key right whichever statement
+        -- writes a name (create, rename, a fetch naming a person, an import).
+        ALTER TABLE people ADD COLUMN sort_name TEXT NOT NULL DEFAULT '';
+        UPDATE people SET sort_name = causerie_sort_key(name);
+        CREATE TRIGGER people_sort_name_insert AFTER INSERT ON people BEGIN
+            UPDATE people SET sort_name = causerie_sort_key(new.name) WHERE id = new.id;
+        END;
+        CREATE TRIGGER people_sort_name_update AFTER UPDATE OF name ON people BEGIN
+            UPDATE people SET sort_name = causerie_sort_key(new.name) WHERE id = new.id;
+        END;
+        -- The sidebar's first names and each page of the people page are a walk of this index;
+        -- it starts with user_id, so the index on user_id alone has nothing left to do.
+        CREATE INDEX people_sort ON people(user_id, sort_name, id);
+        DROP INDEX people_user;
+        """,
+    )

@@ -237,6 +237,7 @@ class Person:
     notes: str = ""
     preferred_channel_id: int | None = None
     is_muted: bool = False
+    sort_name: str = ""  # the name as lists order it (collation.sort_key), kept by the database
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ RANKS = {
     "models": 0,
     "errors": 0,
     "urls": 0,
+    "collation": 0,  # how names sort
     "config": 1,
     "passwords": 1,
     "budget": 1,

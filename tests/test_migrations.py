@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from reader.collation import sort_key
 from reader.config import load_config
 from reader.errors import StorageError
 from reader.migrations import migrations
-from reader.store import LOCAL_USER, Store
+from reader.store import LOCAL_USER, Store, add_sql_functions
 
 SCHEMAS = Path(__file__).parent / "data" / "schemas"
 FIXTURES = sorted(SCHEMAS.glob("m*.sqlite"))
@@ -94,6 +95,30 @@ def test_people_notes_channels_mutes_and_conversations_survive(old_db):
         assert [mute.phrase for mute in store.list_mutes()] == ["crypto"]
         (talk,) = store.list_conversations(person_id=ana.id)
         assert (talk.status, talk.note) == ("answered", "Elle a répondu !")
+    finally:
+        store.close()
+
+
+def test_people_of_an_old_database_get_sort_keys_and_dictionary_order(old_db):
+    conn = sqlite3.connect(old_db)
+    add_sql_functions(conn)  # from m005 on, the schema's triggers call it
+    with conn:  # names the old lower(name) put after "zack"
+        for name in ("Émilie", "zack", "« Œdipe »"):
+            conn.execute(
+                "INSERT INTO people (user_id, name, created_at) VALUES (1, ?, '2026-01-15T10:00:00+00:00')", [name]
+            )
+    conn.close()
+    store = Store.open(old_db).for_user(LOCAL_USER)
+    try:
+        rows = store.db.execute("SELECT name, sort_name FROM people").fetchall()
+        assert [sort_name for _, sort_name in rows] == [sort_key(name) for name, _ in rows]
+        names = [person.name for person in store.list_people()]
+        assert names == sorted(names, key=sort_key)
+        assert names.index("Chloé") < names.index("Émilie") < names.index("« Œdipe »") < names.index("zack")
+        # The triggers work on the migrated file: a rename files the person under the new name.
+        person = next(p for p in store.list_people() if p.name == "zack")
+        store.rename_person(person.id, "Ève")
+        assert store.get_person(person.id).sort_name == "eve"
     finally:
         store.close()
 

@@ -236,6 +236,59 @@ def test_the_people_overview_filters_by_group(store):
     assert [a.person.name for a in store.list_people_activity(NOW, group_id=amis.id)] == ["Ana"]
 
 
+# -- dictionary order -----------------------------------------------------------
+
+FRENCH = ["Zoé", "Émilie", "éric", "Eric", "Œdipe", "« Le Monde »", "Ángel", "zack"]
+# "éric" before "Eric": the same key, and éric was added first (ties go by id).
+IN_ORDER = ["Ángel", "Émilie", "éric", "Eric", "« Le Monde »", "Œdipe", "zack", "Zoé"]
+
+
+def keys_follow_names(store) -> bool:
+    from reader.collation import sort_key
+
+    rows = store.db.execute("SELECT name, sort_name FROM people").fetchall()
+    return bool(rows) and all(key == sort_key(name) for name, key in rows)
+
+
+def test_people_are_listed_in_dictionary_order_ties_by_id(store):
+    for name in FRENCH:
+        store.add_person(name)
+    assert [p.name for p in store.list_people()] == IN_ORDER
+    assert [p.name for p in store.list_people(limit=3)] == IN_ORDER[:3]  # the sidebar's first names
+    assert [a.person.name for a in store.list_people_activity(NOW)] == IN_ORDER
+    plan = " ".join(
+        row[3]
+        for row in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM people WHERE user_id = 1 ORDER BY sort_name, id LIMIT 60"
+        )
+    )
+    assert "people_sort" in plan and "TEMP B-TREE" not in plan  # a walk of the index, no sort
+
+
+def test_every_way_a_name_is_written_keeps_the_sort_key(store, config, fetch, tmp_path):
+    from reader.store import LOCAL_USER, Store
+    from reader.userdata import import_user_data, write_user_data
+
+    # Named from the OPML title, then from the feed at its first fetch (store.feeds).
+    store.add_feeds([FeedSource(ANA, "zz ana"), FeedSource(ANA_NOTES, "zz notes"), FeedSource(BO, "zz bo")])
+    fetched(store, config, fetch, {ANA: feed(title="Émilie"), ANA_NOTES: feed(title="« Œdipe »"), BO: feed()})
+    assert [p.name for p in store.list_people()] == ["Blog", "Émilie", "« Œdipe »"]
+    added = store.add_person("Zoé")
+    store.rename_person(added.id, "Ángel")
+    store.update_person(person_of(store, BO).id, name="éric")
+    store.split_feed(store.get_subscription(ANA_NOTES).feed.id)  # a person named after the feed
+    assert keys_follow_names(store)
+    assert [p.name for p in store.list_people()] == ["Ángel", "Émilie", "éric", "« Œdipe »", "zz notes"]
+
+    elsewhere = Store.open(tmp_path / "elsewhere.sqlite").for_user(LOCAL_USER)
+    try:
+        import_user_data(elsewhere, write_user_data(store))
+        assert keys_follow_names(elsewhere)
+        assert [p.name for p in elsewhere.list_people()] == [p.name for p in store.list_people()]
+    finally:
+        elsewhere.close()
+
+
 # -- mutes ----------------------------------------------------------------------
 
 

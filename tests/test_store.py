@@ -24,6 +24,7 @@ def test_opening_sets_wal_foreign_keys_and_records_the_schema_version(config):
         "m002_people_channels_mutes_conversations",
         "m003_accounts",
         "m004_schedule_and_lease",
+        "m005_people_sort_name",
     ]
     store.close()
     # Reopening applies nothing twice.

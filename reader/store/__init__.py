@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from ..collation import sort_key
 from ..errors import StorageError
 from ..migrations import migrations
 from .backup import (
@@ -57,6 +58,7 @@ __all__ = [
     "Store",
     "UserNotFoundError",
     "UserStore",
+    "add_sql_functions",
     "fts_query",
 ]
 
@@ -116,12 +118,24 @@ class Store(FeedsMixin, CommentFeedsMixin, UsersMixin, LeasesMixin):
         return UserStore(self.db, user_id, self._in_use)
 
 
+def add_sql_functions(conn: sqlite3.Connection) -> None:
+    """The Python functions the schema calls: the triggers that keep ``people.sort_name`` call
+    ``causerie_sort_key``, so a connection without it cannot write a person's name (it fails, loudly,
+    rather than leave a stale key). Every connection the store opens has it.
+    """
+    conn.create_function("causerie_sort_key", 1, sort_key, deterministic=True)
+    # Python cannot mark a function innocuous, and a SQLite built with trusted_schema off (not the
+    # default) refuses any such function in a trigger. This file is Causerie's own, not a stranger's.
+    conn.execute("PRAGMA trusted_schema = ON")
+
+
 def _connect(path: Path, migrate: bool) -> Database:
     # isolation_level=None: no transaction is ever opened behind our back (Python's default
     # opens one before the first INSERT and keeps it, and the write lock, until a commit);
     # every transaction is an explicit BEGIN IMMEDIATE in rows.Base._transaction.
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
     try:
+        add_sql_functions(conn)
         db = Database(conn)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")

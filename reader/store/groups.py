@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..collation import sort_key
 from ..errors import GroupNotFoundError
 from ..models import Group
 from .rows import Base, from_row, iso
@@ -40,7 +41,7 @@ class GroupsMixin(Base):
         )
         paths = group_paths(rows)
         groups = [from_row(Group, row, path=paths[row["id"]]) for row in rows]
-        return sorted(groups, key=lambda g: [part.lower() for part in g.path])
+        return sorted(groups, key=lambda g: ([sort_key(part) for part in g.path], g.id))
 
     def get_group(self, group_id: int) -> Group:
         for group in self.list_groups():  # a group's path needs its ancestors anyway

@@ -38,12 +38,13 @@ class PeopleMixin(GroupsMixin):
     # -- reading ----------------------------------------------------------------
 
     def list_people(self, limit: int | None = None) -> list[Person]:
-        """Everyone, by name; the first ``limit`` of them when given (the sidebar)."""
-        # The limit first, so that feed counts are taken for those people only.
+        """Everyone, in dictionary order; the first ``limit`` of them when given (the sidebar)."""
+        # The limit first, so that feed counts are taken for those people only; both orders are
+        # a walk of the people_sort index.
         rows = self._all(
             "SELECT p.*, (SELECT count(*) FROM subscriptions s WHERE s.person_id = p.id) AS feed_count"
-            " FROM (SELECT * FROM people WHERE user_id = ? ORDER BY lower(name), id LIMIT ?) p"
-            " ORDER BY lower(p.name), p.id",
+            " FROM (SELECT * FROM people WHERE user_id = ? ORDER BY sort_name, id LIMIT ?) p"
+            " ORDER BY p.sort_name, p.id",
             [self.user_id, limit or -1],
         )
         return [from_row(Person, row) for row in rows]
@@ -116,7 +117,7 @@ class PeopleMixin(GroupsMixin):
             )
             if person_activity.returned_after_silence or not returned_only:
                 found.append(person_activity)
-        found.sort(key=lambda a: (a.person.name.lower(), a.person.id))
+        found.sort(key=lambda a: (a.person.sort_name, a.person.id))
         if order == "latest":
             never = datetime.min.replace(tzinfo=UTC)
             found.sort(key=lambda a: a.last_post_at or never, reverse=True)

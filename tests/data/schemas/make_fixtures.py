@@ -7,9 +7,10 @@ and fetches three feeds from a loopback server, with that version's own
 state; notes, channels, a mute and a conversation from m002) is then written
 with plain SQL into the tables that version made. Run from the repository root:
 
-    python3 tests/data/schemas/make_fixtures.py
+    python3 tests/data/schemas/make_fixtures.py [NAME ...]
 
-and commit the ``.sqlite`` files. A new migration adds its predecessor here.
+(every version, or only those named) and commit the ``.sqlite`` files. A new
+migration adds its predecessor here, and itself once it is committed.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from fakes import rss  # noqa: E402
 from httpserver import FeedServer  # noqa: E402
+
+from reader.store import add_sql_functions  # noqa: E402
 
 # The last schema migration of each version -> the last commit made with it.
 VERSIONS = {
@@ -81,6 +85,7 @@ def make(name: str, commit: str, server: FeedServer, work: Path) -> None:
 
 def personal_data(db: Path) -> None:
     conn = sqlite3.connect(db)
+    add_sql_functions(conn)  # from m005 on, renaming a person runs a trigger that calls it
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     entry = dict(conn.execute("SELECT guid, id FROM entries").fetchall())
     now = "2026-01-15T10:00:00+00:00"
@@ -115,17 +120,21 @@ def personal_data(db: Path) -> None:
     conn.close()
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    unknown = set(names) - set(VERSIONS)
+    if unknown:
+        sys.exit(f"no such version: {', '.join(sorted(unknown))}")
     server = FeedServer().start()
     try:
         for path, (title, items) in FEEDS.items():
             server.route(path, body=rss(*items, title=title).encode())
         with tempfile.TemporaryDirectory() as work:
             for name, commit in VERSIONS.items():
-                make(name, commit, server, Path(work))
+                if not names or name in names:
+                    make(name, commit, server, Path(work))
     finally:
         server.stop()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
