@@ -38,6 +38,7 @@ VERSIONS = {
     "m002_people_channels_mutes_conversations": "806f8d4^",
     "m003_accounts": "84e7334^",
     "m004_schedule_and_lease": "04a2ad0",
+    "m005_people_sort_name": "dbf743d",
 }
 
 FEEDS = {
