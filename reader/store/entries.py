@@ -7,6 +7,7 @@ joins the user's subscriptions, so another user's feeds cannot be reached by id.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
@@ -231,55 +232,78 @@ class EntriesMixin(GroupsMixin, MutesMixin):
 # -- writing, for every user at once (called by feeds.save_update) ------------------
 
 
-def insert_entry(db: Database, feed_id: int, entry: ParsedEntry, derived: EntryDerived, now: datetime) -> int:
-    values = _entry_values(entry, derived, now)
-    values.update(feed_id=feed_id, guid=entry.guid, first_seen_at=iso(now), changed_at=iso(now))
-    columns = ", ".join(values)
-    marks = ", ".join(f":{k}" for k in values)
-    entry_id = db.execute(f"INSERT INTO entries ({columns}) VALUES ({marks})", values).lastrowid
-    _index(db, entry_id, entry, derived)
-    return entry_id
+def insert_entries(
+    db: Database, feed_id: int, entries: Sequence[tuple[ParsedEntry, EntryDerived]], now: datetime
+) -> None:
+    """Insert one feed's new entries, in the order given, and their search rows: two statements
+    whatever their number. The ids are the ones SQLite would choose (one past the largest), given
+    here so the search rows can go in the same batch; the caller's write transaction keeps them
+    free."""
+    if not entries:
+        return
+    first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM entries").fetchone()[0]
+    stamp = iso(now)
+    db.conn.executemany(
+        _INSERT_SQL,
+        [
+            (first + n, feed_id, entry.guid, stamp, stamp, *_entry_row(entry, derived, now))
+            for n, (entry, derived) in enumerate(entries)
+        ],
+    )
+    db.conn.executemany(
+        _INDEX_SQL,
+        [
+            (first + n, entry.title or "", entry.author_name or "", derived.text)
+            for n, (entry, derived) in enumerate(entries)
+        ],
+    )
 
 
 def update_entry(
     db: Database, entry_id: int, entry: ParsedEntry, derived: EntryDerived, first_seen: datetime, now: datetime
 ) -> None:
-    values = _entry_values(entry, derived, first_seen)
+    values = dict(zip(_ENTRY_FIELDS, _entry_row(entry, derived, first_seen), strict=True))
     values.update(id=entry_id, changed_at=iso(now))
     assignments = ", ".join(f"{k} = :{k}" for k in values if k != "id")
     # content_html is the sanitized cache of content: stale now.
     db.execute(f"UPDATE entries SET {assignments}, content_html = NULL WHERE id = :id", values)
     db.execute("DELETE FROM entries_fts WHERE rowid = ?", [entry_id])
-    _index(db, entry_id, entry, derived)
+    db.execute(_INDEX_SQL, [entry_id, entry.title or "", entry.author_name or "", derived.text])
 
 
-def _index(db: Database, entry_id: int, entry: ParsedEntry, derived: EntryDerived) -> None:
-    db.execute(
-        "INSERT INTO entries_fts (rowid, title, author, text) VALUES (?, ?, ?, ?)",
-        [entry_id, entry.title or "", entry.author_name or "", derived.text],
-    )
+# What a feed says of an entry, in the order _entry_row gives it.
+_ENTRY_FIELDS = (
+    "title", "link", "author_name", "author_email", "author_url", "summary", "content", "base_url", "excerpt",
+    "published_at", "updated_at", "sort_at", "comments_url", "comments_feed_url", "comment_count", "enclosures",
+    "hash",
+)  # fmt: skip
+_INSERT_SQL = (
+    f"INSERT INTO entries (id, feed_id, guid, first_seen_at, changed_at, {', '.join(_ENTRY_FIELDS)})"
+    f" VALUES ({', '.join('?' * (5 + len(_ENTRY_FIELDS)))})"
+)
+_INDEX_SQL = "INSERT INTO entries_fts (rowid, title, author, text) VALUES (?, ?, ?, ?)"
 
 
-def _entry_values(entry: ParsedEntry, derived: EntryDerived, first_seen: datetime) -> dict:
+def _entry_row(entry: ParsedEntry, derived: EntryDerived, first_seen: datetime) -> tuple:
     # The timeline clock: published time, but never later than first seen, so a
     # future-dated post cannot sit on top of the timeline (docs/design.md).
     sort_at = min(entry.published_at, first_seen) if entry.published_at else first_seen
-    return {
-        "title": entry.title,
-        "link": entry.link,
-        "author_name": entry.author_name,
-        "author_email": entry.author_email,
-        "author_url": entry.author_url,
-        "summary": entry.summary,
-        "content": entry.content,
-        "base_url": entry.base_url,
-        "excerpt": derived.excerpt,
-        "published_at": iso(entry.published_at),
-        "updated_at": iso(entry.updated_at),
-        "sort_at": iso(sort_at),
-        "comments_url": entry.comments_url,
-        "comments_feed_url": entry.comments_feed_url,
-        "comment_count": entry.comment_count,
-        "enclosures": json.dumps([[e.url, e.type, e.length] for e in entry.enclosures]),
-        "hash": derived.digest,
-    }
+    return (
+        entry.title,
+        entry.link,
+        entry.author_name,
+        entry.author_email,
+        entry.author_url,
+        entry.summary,
+        entry.content,
+        entry.base_url,
+        derived.excerpt,
+        iso(entry.published_at),
+        iso(entry.updated_at),
+        iso(sort_at),
+        entry.comments_url,
+        entry.comments_feed_url,
+        entry.comment_count,
+        json.dumps([[e.url, e.type, e.length] for e in entry.enclosures]),
+        derived.digest,
+    )

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from ..errors import FeedNotFoundError
 from ..models import Feed, FetchResult, ParsedFeed, PreparedFeed
 from ..urls import feed_url
-from .entries import insert_entry, update_entry
+from .entries import insert_entries, update_entry
 from .rows import FEED_URL_FORMS, Base, from_row, iso, parse_dt, same_feed
 
 
@@ -159,7 +159,7 @@ class FeedsMixin(Base):
 
         An entry is new if ``(feed_id, guid)`` is unknown, changed if its digest differs.
         """
-        new = updated = 0
+        updated = 0
         with self._transaction():
             known = {
                 row["guid"]: row
@@ -168,14 +168,16 @@ class FeedsMixin(Base):
             stored_as = _stored_identities(prepared, known)
             # Feeds list newest first; inserting oldest first makes ids (the
             # timeline's tie-break) agree with the feed when dates are equal.
+            fresh = []
             for entry, derived in zip(reversed(prepared.parsed.entries), reversed(prepared.derived), strict=True):
                 old = known.get(stored_as.get(entry.guid, entry.guid))
                 if old is None:
-                    insert_entry(self.db, feed_id, entry, derived, now)
-                    new += 1
+                    fresh.append((entry, derived))
                 elif old["hash"] != derived.digest:
                     update_entry(self.db, old["id"], entry, derived, parse_dt(old["first_seen_at"]), now)
                     updated += 1
+            insert_entries(self.db, feed_id, fresh, now)
+            new = len(fresh)
             self._save_feed_state(feed_id, prepared.parsed, fetched, now, next_fetch_at, body_hash)
         return SaveReport(new, updated)
 

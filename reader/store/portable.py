@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from ..errors import FeedExistsError
 from ..models import EntryDerived, FeedSource, ParsedEntry
-from .entries import insert_entry
+from .entries import insert_entries
 from .rows import iso
 from .subscriptions import SubscriptionsMixin
 
@@ -303,7 +303,7 @@ class PortableMixin(SubscriptionsMixin):
             if entry_id is None:
                 parsed, derived = prepared[key]
                 seen = datetime.fromisoformat(entry["first_seen_at"]) if entry["first_seen_at"] else now
-                insert_entry(self.db, feed_id, parsed, derived, seen)
+                insert_entries(self.db, feed_id, [(parsed, derived)], seen)
                 entry_id = self._value(
                     "SELECT id FROM entries WHERE feed_id = ? AND guid = ?", [feed_id, entry["guid"]]
                 )
