@@ -8,9 +8,14 @@ and a group's page, an entry page at first view (sanitized then cached) and agai
 (common, mid-frequency and rare words, two words, a phrase, hostile input). Every response must be
 200 (hostile searches: anything but 5xx); the script exits non-zero otherwise.
 
+With --server, it serves the database with `reader serve` (waitress) on 127.0.0.1 instead and times 1,
+then 8 keep-alive clients on the timeline, its older pages, person pages and the people page, with
+the server process's CPU time per request.
+
     python3 benchmarks/web_bench.py                                  # 1,000 feeds, 200,000 entries
     python3 benchmarks/web_bench.py --entries 20000 --entries 200000 --targets
     python3 benchmarks/web_bench.py --entries 20000 --build-only --check
+    python3 benchmarks/web_bench.py --server --targets               # through a real server
 """
 
 from __future__ import annotations
@@ -18,21 +23,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import html
+import http.client
 import json
 import math
 import os
 import platform
+import queue
 import random
 import re
 import shlex
 import sqlite3
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from http.cookies import SimpleCookie
 from pathlib import Path
+from urllib.parse import urlencode
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -751,6 +763,251 @@ def _count_cached(path: Path, ids: list[int]) -> int:
     return cached
 
 
+# -- a real server (--server) ---------------------------------------------------
+
+# Issue 8's targets for the served reader, checked with --targets.
+TARGET_SERVER_CPU_MS = 5.0  # server CPU time per timeline, person or people page, any number of clients
+TARGET_SERVER_P95_MS = 50.0  # with BUSY_CLIENTS clients
+TARGET_SERVER_RATE = 150.0  # pages/s with BUSY_CLIENTS clients
+BUSY_CLIENTS = 8
+# --login: the local user's name and password for the run. The migrations name the local user "local".
+BENCH_ACCOUNT, BENCH_PASSWORD, LOCAL_NAME = "web-bench", "web-bench-password", "local"
+
+
+class Connection:
+    """One keep-alive connection to the server, used like a browser tab: it sends back the cookies
+    it was given. It has Client's ``get``, so that ``_deep_pages`` can walk the timeline through it."""
+
+    def __init__(self, port: int, cookies: dict[str, str]) -> None:
+        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.cookies = cookies  # shared by the connections of a run: one user with several tabs
+        self.problems: list[str] = []
+        self.urls: list[str] = []  # what get() asked for, in order
+        self.cookies_set = 0  # responses with Set-Cookie: after the first, the session should stay as it is
+
+    def send(
+        self, method: str, url: str, body: str | None = None, headers: dict | None = None
+    ) -> tuple[float, int, bytes]:
+        """(seconds, status, body) of one request on this connection."""
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        t0 = time.perf_counter()
+        self.http.request(method, url, body, headers)
+        response = self.http.getresponse()
+        data = response.read()
+        seconds = time.perf_counter() - t0
+        for header in response.headers.get_all("Set-Cookie") or ():
+            self.cookies_set += 1
+            self.cookies.update((name, morsel.value) for name, morsel in SimpleCookie(header).items())
+        if response.status == 303 and "/login" in response.headers.get("Location", ""):
+            raise BenchError(f"{method} {url}: the server asks to log in (does the database have an account?)")
+        return seconds, response.status, data
+
+    def get(self, url: str, query: dict | None = None, *, hostile: bool = False) -> tuple[float, str]:
+        url = f"{url}?{urlencode(query)}" if query else url
+        seconds, status, data = self.send("GET", url)
+        self.urls.append(url)
+        text = data.decode("utf-8", "replace")
+        if status != 200:
+            raise BenchError(f"GET {url} -> {status}\n{_page_text(text)[:600]}")
+        if BAIT in text:
+            self.problems.append(f"GET {url}: hostile markup from the feed reached the page ({BAIT})")
+        return seconds * 1000, text
+
+
+def log_in(connection: Connection) -> None:
+    """As a browser does: the login page gives the session cookie and the form's CSRF token."""
+    page = connection.send("GET", "/login")[2]
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+    if token is None:
+        raise BenchError("the login page has no csrf_token field")
+    form = {"name": BENCH_ACCOUNT, "password": BENCH_PASSWORD, "csrf_token": token[1].decode(), "next": ""}
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    status = connection.send("POST", "/login", urlencode(form), headers)[1]
+    if status != 303:
+        raise BenchError(f"logging in as {BENCH_ACCOUNT} -> {status}, expected 303")
+
+
+@contextlib.contextmanager
+def bench_account(path: Path) -> Iterator[None]:
+    """--login: the local user has a password for the run, so the app asks every client to log in."""
+    from reader.passwords import hash_password
+
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute(
+                "UPDATE users SET name = ?, password_hash = ? WHERE id = ? AND password_hash IS NULL",
+                [BENCH_ACCOUNT, hash_password(BENCH_PASSWORD), LOCAL_USER],
+            )
+        yield
+    finally:
+        conn.close()
+        forget_bench_account(path)
+
+
+def forget_bench_account(path: Path) -> None:
+    """Undo ``bench_account``, also after a run that was killed: the in-process mode needs no login."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE users SET name = ?, password_hash = NULL WHERE name = ?", [LOCAL_NAME, BENCH_ACCOUNT])
+    conn.close()
+
+
+def process_cpu_s(pid: int) -> float:
+    """utime + stime of one process, all its threads, from /proc/<pid>/stat (in clock ticks of 10 ms)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Served:
+    """``reader --db PATH serve --no-fetch`` (waitress) on a free port of 127.0.0.1, for a with-block."""
+
+    def __init__(self, command: list[str], path: Path, threads: int | None) -> None:
+        from serve_bench import free_port  # here, not at the top: the in-process mode needs no other script
+
+        self.port = free_port()
+        self.argv = [*command, "--db", str(path.resolve()), "serve", "--no-fetch", "--port", str(self.port)]
+        self.argv += ["--threads", str(threads)] if threads else []
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
+
+    def __enter__(self) -> Served:
+        from fetch_bench import http_get
+
+        # From the checkout, so that `python -m reader.cli` is this checkout's reader; nothing from feeds.opml.
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=REPO,
+            env={**os.environ, "READER_OPML": ""},
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        give_up = time.monotonic() + 60
+        while True:
+            try:
+                http_get(f"http://127.0.0.1:{self.port}/healthz", timeout=5)
+                return self
+            except OSError as exc:
+                if self.proc.poll() is not None or time.monotonic() > give_up:
+                    output = self.output()
+                    self.__exit__()
+                    raise BenchError(f"the server did not answer /healthz ({exc}):\n{output}") from exc
+            time.sleep(0.1)
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        self.proc.kill()  # nothing to do once it has ended
+        self.proc.wait()
+        self.log.close()
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-2000:]
+
+    def cpu_s(self) -> float:
+        return process_cpu_s(self.proc.pid)
+
+
+@dataclass
+class Phase:
+    """One page type at one number of clients."""
+
+    series: Series
+    clients: int
+    wall_s: float
+    server_cpu_s: float
+    bench_cpu_s: float  # this process: the clients' own work, to see whether they held the server back
+    cookies_set: int  # responses that changed the session: none expected once it holds its CSRF token
+
+    def figures(self) -> tuple[int, float, float, float, float, float, float]:
+        """requests, pages/s, p50, p95, max (ms), server and bench CPU per request (ms)."""
+        n, median, p95, top = self.series.summary()
+        return n, n / self.wall_s, median, p95, top, self.server_cpu_s * 1000 / n, self.bench_cpu_s * 1000 / n
+
+
+def _keep_asking(connection: Connection, todo: queue.SimpleQueue, start: threading.Barrier, out: Series) -> None:
+    start.wait()
+    while True:
+        try:
+            url = todo.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            seconds, status, body = connection.send("GET", url)
+        except (OSError, http.client.HTTPException, BenchError) as exc:
+            connection.problems.append(f"GET {url}: {exc!r}")
+            return
+        out.ms.append(seconds * 1000)
+        if status != 200 or BAIT.encode() in body:
+            connection.problems.append(f"GET {url} -> {status}" + (f" with {BAIT}" if status == 200 else ""))
+
+
+def run_phase(server: Served, name: str, urls: list[str], n: int, clients: int, cookies: dict) -> Phase:
+    """n requests for ``urls`` in turn, shared by ``clients`` threads with a keep-alive connection each."""
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for url in _cycle(urls, n):
+        todo.put(url)
+    connections = [Connection(server.port, cookies) for _ in range(clients)]
+    for connection in connections:
+        connection.http.connect()  # before the clock starts
+    start = threading.Barrier(clients + 1)
+    series = Series(name, "")
+    threads = [threading.Thread(target=_keep_asking, args=(c, todo, start, series)) for c in connections]
+    for thread in threads:
+        thread.start()
+    server_cpu, bench_cpu = server.cpu_s(), time.process_time()
+    start.wait()
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall_s = time.perf_counter() - t0
+    bench_cpu = time.process_time() - bench_cpu
+    server_cpu = server.cpu_s() - server_cpu
+    phase = Phase(series, clients, wall_s, server_cpu, bench_cpu, sum(c.cookies_set for c in connections))
+    for connection in connections:
+        connection.http.close()
+        if connection.problems:
+            raise BenchError(f"{name}, {clients} clients:\n  " + "\n  ".join(connection.problems[:5]))
+    return phase
+
+
+def measure_server(path: Path, args: argparse.Namespace) -> tuple[list[Phase], list[str], dict]:
+    """The page types of Issue 8 through a real server, at each number of clients."""
+    people = pick_ids(path, 0, args.seed)["people"]
+    command = shlex.split(args.reader) if args.reader else [sys.executable, "-m", "reader.cli"]
+    facts: dict = {}
+    phases: list[Phase] = []
+    with contextlib.ExitStack() as stack:
+        if args.login:
+            stack.enter_context(bench_account(path))
+        server = stack.enter_context(Served(command, path, args.server_threads))
+        facts["server"] = shlex.join(server.argv)
+        cookies: dict[str, str] = {}
+        walker = Connection(server.port, cookies)
+        if args.login:
+            log_in(walker)
+        _deep_pages(walker, args.depth, args.depth, facts)  # the older pages' URLs, checked as in-process
+        pages = {
+            "timeline first page": ["/"],
+            f"timeline pages 2-{args.depth + 1}": walker.urls[-args.depth :],
+            "person page": [f"/people/{p}" for p in people],
+            "people page": ["/people", "/people?order=latest"],
+        }
+        for clients in args.clients:
+            for name, urls in pages.items():
+                run_phase(server, name, urls, args.warmup, 1, cookies)
+                phases.append(run_phase(server, name, urls, args.requests, clients, cookies))
+    if any(phase.server_cpu_s <= 0 for phase in phases):  # the CPU of the wrong process
+        walker.problems.append(f"process {server.proc.pid} used no CPU: does --reader start the server in a child?")
+    walker.http.close()
+    return phases, walker.problems, facts
+
+
 # -- reporting -----------------------------------------------------------------
 
 
@@ -784,6 +1041,51 @@ def _slowest_queries(s: Series, k: int = 3) -> str:
     medians = sorted(((statistics.median(v), q) for q, v in by_query.items()), reverse=True)[:k]
     shown = [f"{q[:24]!r} {ms:.1f} ms" + (f" ({s.matches[q]:,})" if q in s.matches else "") for ms, q in medians]
     return ", ".join(shown) + (f" (of {len(by_query)} queries)" if len(by_query) > k else "")
+
+
+def print_server_table(label: str, phases: list[Phase], targets: bool) -> None:
+    """One row per page type and number of clients; with ``targets``, ok or MISSED beside each figure
+    that has one."""
+
+    def marked(text: str, ok: bool | None) -> str:
+        return text if ok is None or not targets else f"{text} {'ok' if ok else 'MISSED'}"
+
+    print(f"\n{label}")
+    if targets:
+        print(
+            f"  targets (issue 8): server CPU <= {TARGET_SERVER_CPU_MS:g} ms a page; with {BUSY_CLIENTS} clients"
+            f" p95 <= {TARGET_SERVER_P95_MS:g} ms and >= {TARGET_SERVER_RATE:g} pages/s"
+        )
+    rows = [["page", "clients", "requests", "pages/s", "p50 ms", "p95 ms", "max ms", "server CPU ms", "bench CPU ms"]]
+    for phase in phases:
+        n, rate, median, p95, top, server_cpu, bench_cpu = phase.figures()
+        busy = phase.clients == BUSY_CLIENTS
+        rows.append(
+            [
+                phase.series.name,
+                str(phase.clients),
+                str(n),
+                marked(f"{rate:.0f}", rate >= TARGET_SERVER_RATE if busy else None),
+                f"{median:.1f}",
+                marked(f"{p95:.1f}", p95 <= TARGET_SERVER_P95_MS if busy else None),
+                f"{top:.1f}",
+                marked(f"{server_cpu:.2f}", server_cpu <= TARGET_SERVER_CPU_MS),
+                f"{bench_cpu:.2f}",
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [
+            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  " + "  ".join(cells))
+    print(
+        "  (CPU columns: per request; server = the server process's utime+stime from /proc, in 10 ms ticks;"
+        " bench = this process, the clients)"
+    )
+    changed = sum(phase.cookies_set for phase in phases)
+    if changed:
+        print(f"  note: {changed} responses set a cookie again (the session changed after its first request)")
 
 
 def check_targets(results: list[tuple[int, list[Series]]]) -> list[str]:
@@ -831,6 +1133,13 @@ def machine_facts() -> str:
     )
 
 
+def _counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",")]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of numbers >= 1")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--feeds", type=int, default=1000, help="feeds in the database (default 1000)")
@@ -845,11 +1154,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depth", type=int, default=20, help="timeline pages to follow past the first (default 20)")
     ap.add_argument("--targets", action="store_true", help="compare the results with the targets")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="database cache (default benchmarks/.cache)")
+    server = ap.add_argument_group("real server (--server)")
+    server.add_argument(
+        "--server",
+        action="store_true",
+        help="serve the database with `reader serve` (waitress) on 127.0.0.1 and time keep-alive clients instead",
+    )
+    server.add_argument(
+        "--clients", type=_counts, default=[1, BUSY_CLIENTS], help="concurrent clients, in turn (default 1,8)"
+    )
+    server.add_argument(
+        "--reader", metavar="CMD", help="the reader command to serve with (default: this Python's -m reader.cli)"
+    )
+    server.add_argument("--server-threads", type=int, help="waitress threads (default: reader serve's)")
+    server.add_argument(
+        "--login", action="store_true", help="give the local user a password for the run and log the clients in"
+    )
     ap.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     sizes = sorted(set(args.entries or [200_000]))
     if min(sizes) < 1_000 or args.feeds < 1 or args.requests < 1:
         ap.error("use at least 1,000 entries, 1 feed and 1 request")
+    if not args.server and (args.reader or args.server_threads or args.login):
+        ap.error("--reader, --server-threads and --login go with --server")
     command = shlex.join([sys.executable, sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     try:
         if not args.build_only:
@@ -866,12 +1193,25 @@ def _run(args: argparse.Namespace, sizes: list[int], command: str) -> int:
     databases: list[tuple[int, Path, dict]] = []
     for entries in sizes:
         path, meta = ensure_database(args.cache, args.feeds, entries, rebuild=args.rebuild, seed=args.seed)
+        forget_bench_account(path)  # left by a --login run that was killed
         found = check_database(path, full=args.check)
         if found:
             raise BenchError(f"{_rel(path)} is not what the schema expects:\n  " + "\n  ".join(found))
         print(f"  checked {_rel(path)}: schema constraints hold" + (" (incl. integrity_check)" if args.check else ""))
         databases.append((entries, path, meta))
-    for entries, path, _ in databases if not args.build_only else ():
+    for entries, path, _ in databases if args.server and not args.build_only else ():
+        from serve_bench import machine_speed  # here, not at the top: the in-process mode needs no other script
+
+        print(f"serving {entries:,} entries ...", flush=True)
+        speed = machine_speed()
+        phases, found, facts = measure_server(path, args)
+        problems.extend(found)
+        label = f"{entries:,} entries, {args.feeds:,} feeds ({_mb(db_bytes(path)):.0f} MB), through a real server"
+        label += f", logged in as {BENCH_ACCOUNT}" if args.login else " (no account: no login on 127.0.0.1)"
+        print_server_table(label, phases, args.targets)
+        print(f"  server: {facts['server']}")
+        print(f"  machine speed: {speed:.0f} ms before, {machine_speed():.0f} ms after (a reference loop)")
+    for entries, path, _ in databases if not args.server and not args.build_only else ():
         print(f"measuring {entries:,} entries ...", flush=True)
         series, found, facts = measure(path, args)
         results.append((entries, series))
@@ -889,7 +1229,10 @@ def _run(args: argparse.Namespace, sizes: list[int], command: str) -> int:
         print(
             f"database: {_rel(path)}: {_mb(db_bytes(path)):.0f} MB, {entries:,} entries, built in {meta['build_s']} s"
         )
-    print("times: server time per request, Flask test client in-process (no network, no browser)")
+    if args.server:
+        print("times: per request as a keep-alive client on 127.0.0.1 sees it (http.client, one thread a client)")
+    else:
+        print("times: server time per request, Flask test client in-process (no network, no browser)")
     failures = [p for p in problems if not p.startswith("note:")]
     for line in dict.fromkeys(problems):
         print(f"{'PROBLEM' if line in failures else ''} {line}".strip(), file=sys.stderr)
