@@ -1,7 +1,8 @@
 """Store against a real SQLite file."""
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from sqlite_utils import Database
@@ -132,21 +133,46 @@ def test_a_locked_database_raises_storage_error(config, call):
         other.close()
 
 
-def test_search_gives_the_same_page_whichever_way_it_reads(store, config, fetch, monkeypatch):
-    from fakes import rss
+def _dated_rss(items: list[tuple[str, str, datetime]]) -> str:
+    body = "".join(
+        f"<item><guid isPermaLink='false'>{guid}</guid><title>{title}</title><link>https://blog.example/{guid}</link>"
+        f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate></item>"
+        for guid, title, when in items
+    )
+    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>Blog</title>{body}</channel></rss>"
+
+
+def test_search_pages_follow_the_timeline_even_where_ids_do_not(store, config, fetch, monkeypatch):
+    """Search reads matches newest id first and settles their order against the timeline's clock.
+    Posts dated long before they were fetched, or in the future, put ids out of time order: every
+    page must still be the timeline's, whichever way it is read."""
+    import random
 
     from reader.update import update_feeds
 
-    store.add_feed("https://a.example/feed")
-    fetch.responses["https://a.example/feed"] = rss(*[(f"g{i}", f"heron number {i}") for i in range(30)])
-    list(update_feeds(store, config, fetch=fetch, now=lambda: NOW))
+    rng = random.Random(5)
+    feeds = [f"https://{name}.example/feed" for name in ("ana", "bea", "chloé")]
+    for url in feeds:
+        store.add_feed(url)
+    posts: dict[str, list] = {url: [] for url in feeds}
+    for day in range(6):
+        for n, url in enumerate(feeds):
+            for k in range(rng.randint(0, 9)):
+                when = NOW + timedelta(days=day - rng.choice([0, 1, 30, 400]), hours=rng.randint(-30, 30))
+                title = rng.choice(["Le héron cendré", "L'aigrette & le héron", "Notes #2 : l'été"])
+                posts[url].append((f"{day}-{n}-{k}", title, when))
+            fetch.responses[url] = _dated_rss(posts[url][-30:])
+        list(update_feeds(store, config, fetch=fetch, now=lambda day=day: NOW + timedelta(days=day)))
+    timeline = store.list_timeline(limit=1000)
+    expected = [item.entry.id for item in timeline if "héron" in item.entry.title]
+    assert len(expected) > 40 and sorted(item.entry.id for item in timeline) != [i.entry.id for i in timeline][::-1]
 
-    few = [item.entry.id for item in store.search("heron", limit=10, offset=5)]
-    monkeypatch.setattr(type(store), "_FEW_MATCHES", 3)  # now 30 matches count as many
-    many = [item.entry.id for item in store.search("heron", limit=10, offset=5)]
-
-    assert few == many and len(few) == 10
-    assert few == [item.entry.id for item in store.list_timeline(limit=15)][5:]
+    for margin, settling in [(10, 20_000), (0, 20_000), (0, 0)]:  # (0, 0): the timeline walk
+        monkeypatch.setattr(type(store), "_MARGIN", margin)
+        monkeypatch.setattr(type(store), "_MAX_SETTLING", settling)
+        for offset in range(0, len(expected) + 7, 7):
+            page = [item.entry.id for item in store.search("heron", limit=7, offset=offset)]
+            assert page == expected[offset : offset + 7], (margin, settling, offset)
 
 
 def test_a_person_outlives_their_last_feed(store):
