@@ -321,3 +321,16 @@ def m005_people_sort_name(db: Database) -> None:
         DROP INDEX people_user;
         """,
     )
+
+
+@migrations()
+def m006_feeds_scheme_assumed(db: Database) -> None:
+    """Feeds whose address came without a scheme: https was assumed, and http is tried if it fails."""
+    _execute_all(
+        db,
+        """
+        -- 1 while https, assumed for an address given without a scheme (an OPML xmlUrl such as
+        -- "www.example.org/feed"), has not yet worked: a first fetch that cannot connect tries http.
+        ALTER TABLE feeds ADD COLUMN scheme_assumed INTEGER NOT NULL DEFAULT 0;
+        """,
+    )

@@ -25,6 +25,8 @@ class FeedSource:
     # keys are made); person_name is set when the file names that person.
     person_key: str | None = None
     person_name: str | None = None
+    # Given without a scheme and taken as https: http is tried if https does not connect.
+    scheme_assumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ class Feed:
     created_at: datetime
     # The feed's own word on its pace (RSS <ttl>, sy:update*), in minutes: see schedule.py.
     refresh_hint_minutes: int | None = None
+    # Its address came without a scheme and https has not worked yet (FeedSource.scheme_assumed).
+    scheme_assumed: bool = False
 
 
 @dataclass(frozen=True)

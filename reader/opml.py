@@ -153,10 +153,15 @@ class _Walker:
         self, raw_url: str, name: str, attrs: dict[str, str], path: tuple[str, ...], person: tuple[str, str] | None
     ) -> None:
         url = feed_url(_feed_scheme(raw_url))
+        scheme_assumed = False
         if url is None and (assumed := schemeless_url(raw_url)):
             # "www.example.org/feed", as people write addresses: https, said so.
             url = feed_url(assumed)
-            self.notes.append(f"{name or raw_url}: {raw_url[:200]!r} has no scheme, taken as {url}")
+            self.notes.append(
+                f"{name or raw_url}: {raw_url[:200]!r} has no scheme, taken as {url}"
+                " (and as http if https does not connect)"
+            )
+            scheme_assumed = url is not None
         if url is None:
             self.skipped.append(f"{name or raw_url}: {raw_url[:200]!r} is not an http(s) URL")
             return
@@ -180,6 +185,7 @@ class _Walker:
                 group_path=path,
                 person_key=person_key,
                 person_name=person_name,
+                scheme_assumed=scheme_assumed,
             )
         )
 

@@ -268,9 +268,28 @@ class FeedSink:
             else:
                 result = _store_parsed(self.store, feed, done, now, next_fetch_at)
         except ReaderError as exc:
+            if _may_try_http(feed, exc):
+                return _try_http_next(self.store, feed, exc, now)
             return _record_failure(self.store, feed, exc, now, next_fetch_at)
         log.info("updated feed=%s status=%s new=%d updated=%d", feed.url, result.status, result.new, result.updated)
         return result
+
+
+def _may_try_http(feed: Feed, exc: ReaderError) -> bool:
+    """An address given without a scheme was taken as https (opml.py); if https does not even
+    connect, the site may serve http only, as many small ones still do."""
+    return feed.scheme_assumed and isinstance(exc, FetchError) and exc.status is None and feed.url.startswith("https:")
+
+
+def _try_http_next(store: Store, feed: Feed, exc: FetchError, now: datetime) -> UpdateResult:
+    """Move the feed to its http address, due at once, and say why in its error."""
+    plain = "http:" + feed.url.removeprefix("https:")
+    if not store.move_feed(feed.id, plain, scheme_known=True):
+        return _record_failure(store, feed, exc, now, now)  # already followed at http: nothing to try
+    message = f"https did not connect ({_message(exc, feed.url)}); the address had no scheme, so {plain} is tried next"
+    store.record_error(feed.id, message, now, http_status=None, next_fetch_at=now, wait_until=None)
+    log.warning("updated feed=%s status=error error=%s", feed.url, message)
+    return UpdateResult(plain, "error", error=message)
 
 
 def _store_parsed(store: Store, feed: Feed, done: Done[Feed], now: datetime, next_fetch_at: datetime) -> UpdateResult:

@@ -14,6 +14,7 @@ from fakes import rss
 
 from reader.cli import main
 from reader.opml import read_opml
+from reader.store import LOCAL_USER, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -345,6 +346,42 @@ def test_serve_no_fetch_fetches_nothing(feed_server, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_an_opml_address_without_a_scheme_is_fetched_over_http_when_https_does_not_connect(
+    runner, feed_server, tmp_path
+):
+    # The test server speaks plain http: the first fetch's https fails its handshake; the feed
+    # moves to http, says so, and the next fetch reads it. An address given with https never moves.
+    url = feed_server.route("/carnet.xml", body=rss(("1", "L'été à Sète"), title="Le carnet d'Ana").encode())
+    sure = feed_server.route("/sure.xml", body=rss(("2", "Deux"), title="Bruno").encode())
+    written = url.removeprefix("http://")
+    opml = tmp_path / "amis.opml"
+    opml.write_text(
+        "<opml version='2.0'><body>"
+        f"<outline text='Ana' xmlUrl='{written}'/>"
+        f"<outline text='Bruno' xmlUrl='{sure.replace('http://', 'https://')}'/>"
+        "</body></opml>",
+        encoding="utf-8",
+    )
+
+    imported = runner("import", str(opml))
+    assert f"taken as https://{written} (and as http if https does not connect)" in imported.output
+
+    first = runner("fetch")
+    assert "https did not connect" in first.output and f"so {url} is tried next" in first.output
+    listed = runner("list").output
+    assert url in listed and f"https://{written}" not in listed
+
+    runner("fetch")
+    store = Store.open(runner.db).for_user(LOCAL_USER)
+    try:
+        assert [entry.title for entry in store.list_entries()] == ["L'été à Sète"]
+        assert store.get_feed(url).status == "ok" and not store.get_feed(url).scheme_assumed
+        given = store.get_feed(sure.replace("http://", "https://"))  # given with https: stays so
+        assert given.status == "error" and given.url.startswith("https://")
+    finally:
+        store.close()
 
 
 def test_add_takes_an_address_without_a_scheme_as_https_then_http_when_https_does_not_connect(runner, feed_server):

@@ -356,10 +356,12 @@ def test_feed_addresses_written_without_a_scheme_are_taken_as_https_and_said_so(
         "https://www.ana.example/feed",
         "https://bruno.example/rss.xml",
     ]
+    also = " (and as http if https does not connect)"
     assert result.notes == (
-        "Le carnet d'Ana: 'www.ana.example/feed' has no scheme, taken as https://www.ana.example/feed",
-        "Bruno: 'bruno.example/rss.xml' has no scheme, taken as https://bruno.example/rss.xml",
+        f"Le carnet d'Ana: 'www.ana.example/feed' has no scheme, taken as https://www.ana.example/feed{also}",
+        f"Bruno: 'bruno.example/rss.xml' has no scheme, taken as https://bruno.example/rss.xml{also}",
     )
+    assert [source.scheme_assumed for source in result.sources] == [True, True]
     assert result.skipped == ("Pas un flux: '/relative/feed.xml' is not an http(s) URL",)
 
 

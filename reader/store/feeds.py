@@ -105,7 +105,8 @@ class FeedsMixin(Base):
             self.db.execute(
                 "UPDATE feeds SET status = 'ok', http_status = ?, etag = coalesce(?, etag),"
                 " last_modified = coalesce(?, last_modified), last_error = NULL, error_count = 0,"
-                " last_fetched_at = ?, last_success_at = ?, next_fetch_at = ?, wait_until = NULL WHERE id = ?",
+                " last_fetched_at = ?, last_success_at = ?, next_fetch_at = ?, wait_until = NULL, scheme_assumed = 0"
+                " WHERE id = ?",
                 [
                     fetched.http_status if fetched else None,
                     fetched.etag if fetched else None,
@@ -136,13 +137,19 @@ class FeedsMixin(Base):
                 + [feed_id],
             )
 
-    def move_feed(self, feed_id: int, new_url: str) -> bool:
-        """Follow a permanent redirect. False if another feed already has that URL."""
+    def move_feed(self, feed_id: int, new_url: str, *, scheme_known: bool = False) -> bool:
+        """Follow a permanent redirect. False if another feed already has that URL.
+
+        ``scheme_known``: the move is the one try of http for an address given without a scheme
+        (update.py), after which its scheme is no longer assumed."""
         with self._transaction():
             new_url = feed_url(new_url) or new_url
             if self._one("SELECT 1 FROM feeds WHERE url = ? AND id != ?", [new_url, feed_id]):
                 return False
-            self.db.execute("UPDATE feeds SET url = ? WHERE id = ?", [new_url, feed_id])
+            self.db.execute(
+                "UPDATE feeds SET url = ?, scheme_assumed = scheme_assumed AND NOT ? WHERE id = ?",
+                [new_url, scheme_known, feed_id],
+            )
         return True
 
     def save_update(
@@ -194,7 +201,7 @@ class FeedsMixin(Base):
             "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), author_name = ?,"
             " author_email = ?, author_url = ?, etag = ?, last_modified = ?, body_hash = ?, status = 'ok',"
             " http_status = ?, last_error = NULL, error_count = 0, last_fetched_at = ?, last_success_at = ?,"
-            " next_fetch_at = ?, wait_until = NULL, refresh_hint_minutes = ?"
+            " next_fetch_at = ?, wait_until = NULL, refresh_hint_minutes = ?, scheme_assumed = 0"
             " WHERE id = ?",
             [
                 parsed.title,

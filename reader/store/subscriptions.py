@@ -88,8 +88,8 @@ class SubscriptionsMixin(ChannelsMixin, GroupsMixin):
         feed_id = self._value(f"SELECT id FROM feeds WHERE url IN {FEED_URL_FORMS}", same_feed(source.url))
         if feed_id is None:
             feed_id = self._insert(
-                "INSERT INTO feeds (url, title, site_url, created_at) VALUES (?, ?, ?, ?)",
-                [feed_url(source.url) or source.url, source.title, source.site_url, iso(now)],
+                "INSERT INTO feeds (url, title, site_url, created_at, scheme_assumed) VALUES (?, ?, ?, ?, ?)",
+                [feed_url(source.url) or source.url, source.title, source.site_url, iso(now), source.scheme_assumed],
             )
         elif self._one("SELECT 1 FROM subscriptions WHERE user_id = ? AND feed_id = ?", [self.user_id, feed_id]):
             raise FeedExistsError(source.url)
