@@ -39,6 +39,7 @@ VERSIONS = {
     "m003_accounts": "84e7334^",
     "m004_schedule_and_lease": "04a2ad0",
     "m005_people_sort_name": "dbf743d",
+    "m006_feeds_scheme_assumed": "c0787d6",
 }
 
 FEEDS = {
