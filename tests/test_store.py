@@ -26,6 +26,7 @@ def test_opening_sets_wal_foreign_keys_and_records_the_schema_version(config):
         "m003_accounts",
         "m004_schedule_and_lease",
         "m005_people_sort_name",
+        "m006_feeds_scheme_assumed",
     ]
     store.close()
     # Reopening applies nothing twice.
