@@ -259,6 +259,30 @@ class PersonActivity:
         return sum(self.weeks)
 
 
+class PeopleCursor(NamedTuple):
+    """A place in the list of people: the sort key and id of a person, and in the "latest" order
+    when they last posted (the stored timeline clock as text, "" for never)."""
+
+    sort_name: str
+    id: int
+    last_post: str | None = None
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    """A page of the people list, and where it stands in the whole list."""
+
+    people: tuple[PersonActivity, ...]
+    total: int  # everyone the filters keep, on all pages
+    start: int  # how many of them come before this page
+    first: PeopleCursor | None  # the first and last person shown, where the pages before and after end
+    last: PeopleCursor | None
+
+    @property
+    def has_next(self) -> bool:
+        return self.start + len(self.people) < self.total
+
+
 @dataclass(frozen=True)
 class Group:
     id: int

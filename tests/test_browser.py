@@ -539,6 +539,36 @@ def test_a_malformed_opml_upload_imports_nothing_and_says_so(page, site):
     assert len(site.subscriptions()) == 3
 
 
+# -- people ------------------------------------------------------------------------
+
+
+def test_the_people_page_goes_page_by_page_in_french_order_and_back(page, site, monkeypatch):
+    import reader.web.people
+
+    monkeypatch.setattr(reader.web.people, "PAGE_SIZE", 2)
+    store = site.open_store()
+    try:
+        for name in ("Émilie", "zack", "éric", "Eric"):
+            store.add_person(name)
+    finally:
+        store.close()
+
+    def names_page_by_page(rel: str) -> list[list[str]]:
+        pages = [page.locator(".person-name a").all_inner_texts()]
+        while page.locator(f"a[rel={rel}]").count():
+            with page.expect_navigation():
+                page.locator(f"a[rel={rel}]").click()
+            pages.append(page.locator(".person-name a").all_inner_texts())
+        return pages
+
+    page.goto("/people")
+    forward = names_page_by_page("next")
+    assert forward == [["Ana Lima", "Bo Chen"], ["Émilie", "éric"], ["Eric", "Mallory"], ["zack"]]
+    expect(page.locator(".page-head .filters")).to_have_text("7 people · 7–7 shown")
+    assert names_page_by_page("prev") == forward[::-1]
+    assert site.console == []
+
+
 # -- hostile feeds -----------------------------------------------------------------
 
 

@@ -193,7 +193,7 @@ def test_the_people_overview_counts_posts_by_week_without_ranking(store, config,
         },
     )
 
-    by_name = store.list_people_activity(NOW)
+    by_name = store.list_people_page(NOW).people
     assert [a.person.name for a in by_name] == ["Ana", "Bo", "Quiet"]
     ana, bo, quiet = by_name
     assert NOW.weekday() == 0
@@ -203,10 +203,10 @@ def test_the_people_overview_counts_posts_by_week_without_ranking(store, config,
     assert ana.posts_90_days == 3 and bo.posts_90_days == 1 and quiet.posts_90_days == 0
     assert ana.last_post_at == NOW - timedelta(hours=1) and quiet.last_post_at is None
 
-    latest = store.list_people_activity(NOW, order="latest")
+    latest = store.list_people_page(NOW, order="latest").people
     assert [a.person.name for a in latest] == ["Ana", "Bo", "Quiet"]  # never-posted last, not hidden
     with pytest.raises(InvalidInputError):
-        store.list_people_activity(NOW, order="score")
+        store.list_people_page(NOW, order="score")
 
 
 def test_posted_after_a_long_silence(store, config, fetch):
@@ -224,7 +224,7 @@ def test_posted_after_a_long_silence(store, config, fetch):
             new: feed(("n", "Hello", NOW - timedelta(days=2)), title="New"),
         },
     )
-    returned = store.list_people_activity(NOW, returned_only=True)
+    returned = store.list_people_page(NOW, returned_only=True).people
     assert [a.person.name for a in returned] == ["Back"]
 
 
@@ -233,7 +233,7 @@ def test_the_people_overview_filters_by_group(store):
         [FeedSource(ANA, "Ana", group_path=("Amis", "Poètes")), FeedSource(BO, "Bo", group_path=("Travail",))]
     )
     [amis] = [g for g in store.list_groups() if g.path == ("Amis",)]
-    assert [a.person.name for a in store.list_people_activity(NOW, group_id=amis.id)] == ["Ana"]
+    assert [a.person.name for a in store.list_people_page(NOW, group_id=amis.id).people] == ["Ana"]
 
 
 # -- dictionary order -----------------------------------------------------------
@@ -255,7 +255,7 @@ def test_people_are_listed_in_dictionary_order_ties_by_id(store):
         store.add_person(name)
     assert [p.name for p in store.list_people()] == IN_ORDER
     assert [p.name for p in store.list_people(limit=3)] == IN_ORDER[:3]  # the sidebar's first names
-    assert [a.person.name for a in store.list_people_activity(NOW)] == IN_ORDER
+    assert [a.person.name for a in store.list_people_page(NOW).people] == IN_ORDER
     plan = " ".join(
         row[3]
         for row in store.db.execute(
@@ -537,18 +537,57 @@ def test_weeks_are_counted_alike_in_sql_and_in_python(store, moment):
 
 
 def test_the_activity_cache_is_used_until_a_fetch_stores_something(store, config, fetch):
+    # Only "posted after a long silence" needs everyone's activity: that filter keeps it between requests.
     from reader.store.people import ActivityCache
 
     store.add_feed(ANA, title="Ana")
-    fetched(store, config, fetch, {ANA: feed(("a1", "Un", NOW - timedelta(days=1)), title="Ana")})
+    old = ("a0", "Zéro", NOW - timedelta(days=200))
+    fetched(store, config, fetch, {ANA: feed(("a1", "Un", NOW - timedelta(hours=2)), old, title="Ana")})
     cache = ActivityCache()
-    first = store.list_people_activity(NOW, cache=cache)
-    assert store.list_people_activity(NOW, cache=cache) == first and cache._value is not None
-    held = cache._value
+    first = store.list_people_page(NOW, returned_only=True, cache=cache)
+    assert store.list_people_page(NOW, returned_only=True, cache=cache) == first and cache._complete
+    held = cache._feeds
 
     fetch.responses[ANA] = feed(
-        ("a1", "Un", NOW - timedelta(days=1)), ("a2", "Deux", NOW - timedelta(hours=1)), title="Ana"
+        ("a1", "Un", NOW - timedelta(hours=2)), ("a2", "Deux", NOW - timedelta(hours=1)), old, title="Ana"
     )
     list(update_feeds(store, config, fetch=fetch, now=lambda: NOW + timedelta(hours=1)))
-    [ana] = store.list_people_activity(NOW, cache=cache)
-    assert cache._value is not held and ana.posts_90_days == 2
+    [ana] = store.list_people_page(NOW, returned_only=True, cache=cache).people
+    assert cache._feeds is not held and ana.posts_90_days == 2
+
+
+def test_a_page_of_people_counts_the_activity_of_its_people_only(store, config, fetch):
+    from reader.store.people import ActivityCache
+
+    store.add_feeds([FeedSource(ANA, "Ana"), FeedSource(ANA_NOTES, "Ana’s notes"), FeedSource(BO, "Bo")])
+    ana_notes = person_of(store, ANA_NOTES)
+    store.merge_people(person_of(store, ANA).id, ana_notes.id)
+    fetched(
+        store,
+        config,
+        fetch,
+        {
+            ANA: feed(("a1", "Un", NOW - timedelta(days=1)), title="Ana"),
+            ANA_NOTES: feed(("n1", "Note", NOW - timedelta(days=2)), title="Ana"),
+            BO: feed(("b1", "Bo", NOW - timedelta(days=3)), title="Bo"),
+        },
+    )
+    asked = []
+    counted = store.feed_activity
+
+    def spy(now, feed_ids=None):
+        asked.append(sorted(feed_ids))
+        return counted(now, feed_ids)
+
+    store.feed_activity = spy
+    cache = ActivityCache()
+    first = store.list_people_page(NOW, limit=1, cache=cache)
+    [ana] = first.people
+    ana_feeds = sorted(sub.feed.id for sub in store.list_subscriptions(person_id=ana.person.id))
+    assert asked == [ana_feeds] and len(ana_feeds) == 2
+    store.list_people_page(NOW, limit=1, after=first.last, cache=cache)
+    store.list_people_page(NOW, limit=1, cache=cache)  # counted already: kept until a fetch stores something
+    assert asked == [ana_feeds, [store.get_subscription(BO).feed.id]]
+    assert (ana.person.feed_count, ana.posts_90_days, ana.weeks[-1]) == (2, 2, 0)
+    everyone = counted(NOW)  # the same counts as when every feed's are taken at once
+    assert ana.weeks == tuple(map(sum, zip(*(everyone.feeds[f].strip for f in ana_feeds), strict=True)))

@@ -110,6 +110,7 @@ PUBLIC_CALLS = {
     "move_feed": lambda s: s.move_feed(1, "https://y.example/feed"),
     "list_entries": lambda s: s.list_entries(),
     "count_entries": lambda s: s.count_entries(),
+    "list_people_page": lambda s: s.list_people_page(NOW),
 }
 
 

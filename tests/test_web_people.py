@@ -71,6 +71,122 @@ def test_people_page_filters_by_group_and_by_return_after_silence(client, people
     assert client.get("/people?group=9999").status_code == 404
 
 
+# -- pages of people --------------------------------------------------------------
+
+FRENCH = ["Zoé", "Émilie", "éric", "Eric", "Œdipe", "« Le Monde »", "Ángel", "zack"]
+ROW = r'class="person-name"><a href="/people/(\d+)">'
+
+
+@pytest.fixture
+def crowd(config, fetch, monkeypatch):
+    """Fourteen people, three a page: French names, twice each for some, and posts whose times tie."""
+    import reader.web.people
+
+    monkeypatch.setattr(reader.web.people, "PAGE_SIZE", 3)
+    store = Store.open(config.db_path).for_user(LOCAL_USER)
+    days = {"Zoé": (3, 200), "Émilie": (3, 200), "éric": (1,), "Eric": (1,), "« Le Monde »": (0.2,), "Œdipe": ()}
+    urls = {name: f"https://{n}.example/feed" for n, name in enumerate(days)}
+    store.add_feeds(
+        [FeedSource(urls[name], name, group_path=("Amis",) if n % 2 else ()) for n, name in enumerate(days)]
+    )
+    fetch.responses = {
+        urls[name]: feed(*[(f"p{d}", "Billet", NOW - timedelta(days=d)) for d in ago], title=name)
+        for name, ago in days.items()
+    }
+    list(update_feeds(store, config, fetch=fetch, now=lambda: NOW))
+    for name in FRENCH:
+        store.add_person(name)  # no feed: never posted, and a namesake of someone who has
+    yield store
+    store.close()
+
+
+def walk(client, url: str, rel: str = "next") -> list[list[int]]:
+    """The ids on each page, following the page's ``rel`` link until there is none."""
+    import html
+
+    pages = []
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200, url
+        pages.append([int(found) for found in re.findall(ROW, page.text)])
+        link = re.search(rf'<a rel="{rel}"[^>]* href="([^"]+)"', page.text)
+        url = html.unescape(link.group(1)) if link else None
+    return pages
+
+
+def in_order(store, ids, order="name") -> list[int]:
+    from reader.collation import sort_key
+
+    people = {p.id: p for p in store.list_people()}
+    never = datetime.min.replace(tzinfo=UTC)
+
+    def key(person_id):
+        by_name = (sort_key(people[person_id].name), person_id)
+        if order == "name":
+            return by_name
+        latest = store.latest_post_at(person_id) or never
+        return (-latest.timestamp(), *by_name)
+
+    return sorted(ids, key=key)
+
+
+@pytest.mark.parametrize("order", ["name", "latest"])
+def test_pages_of_people_show_everyone_once_in_order_both_ways(client, crowd, order):
+    everyone = [p.id for p in crowd.list_people()]
+    pages = walk(client, f"/people?order={order}")
+
+    shown = [person for page in pages for person in page]
+    assert sorted(shown) == sorted(everyone)  # everyone, and each once
+    assert shown == in_order(crowd, everyone, order)  # French order, ties by time then name then id
+    assert [len(page) for page in pages] == [3, 3, 3, 3, 2]
+
+    last = client.get(f"/people?order={order}")
+    for _ in pages[1:]:  # to the last page, then all the way back
+        link = re.search(r'<a rel="next"[^>]* href="([^"]+)"', last.text).group(1)
+        last = client.get(link.replace("&amp;", "&"))
+    assert "14 people · 13–14 shown" in last.text
+    back = walk(client, last.request.full_path, rel="prev")
+    assert back == pages[::-1]
+
+
+def test_names_come_in_french_order_with_ties_by_id(client, crowd):
+    pages = walk(client, "/people")
+    names = {p.id: p.name for p in crowd.list_people()}
+    shown = [names[person] for page in pages for person in page]
+    # éric and Eric share a key, and ties go by id: the people fetched (older) before those added by hand.
+    assert shown == [
+        *("Ángel", "Émilie", "Émilie", "éric", "Eric", "éric", "Eric"),
+        *("« Le Monde »", "« Le Monde »", "Œdipe", "Œdipe", "zack", "Zoé", "Zoé"),
+    ]
+    sidebar = re.findall(r'<li><a href="/people/\d+"[^>]*>([^<]+)</a></li>', client.get("/").text)
+    assert sidebar == shown
+
+
+def test_the_filters_and_the_order_stay_from_page_to_page(client, crowd):
+    [amis] = [g for g in crowd.list_groups() if g.path == ("Amis",)]
+    in_group = {sub.person_id for sub in crowd.list_subscriptions() if sub.group_path == ("Amis",)}
+    pages = walk(client, f"/people?order=latest&group={amis.id}")
+    assert [p for page in pages for p in page] == in_order(crowd, in_group, "latest") and len(pages) == 1
+
+    returned = walk(client, "/people?returned=1")
+    names = {p.id: p.name for p in crowd.list_people()}
+    assert [[names[p] for p in page] for page in returned] == [["Émilie", "Zoé"]]
+    second = client.get("/people?order=latest").text
+    next_link = re.search(r'<a rel="next"[^>]* href="([^"]+)"', second).group(1)
+    assert "order=latest" in next_link and "after=" in next_link
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "a~b", "~"])
+def test_a_broken_place_in_the_list_is_a_bad_request(client, crowd, cursor):
+    assert client.get("/people", query_string={"after": cursor}).status_code == 400
+    assert client.get("/people", query_string={"before": cursor}).status_code == 400
+
+
+def test_a_page_past_the_end_says_so(client, crowd):
+    page = client.get("/people", query_string={"after": "zzzz~0"}).text
+    assert "No one further along" in page and 'href="/people"' in page
+
+
 def test_person_page_shows_their_posts_feeds_and_notes(client, people):
     ana = pid(people, ANA)
     people.update_person(ana, notes="Rencontrée à Lyon <b>en</b> 2024", home_url="https://ana.example/")

@@ -7,12 +7,13 @@ people joins all of it; deleting one unsubscribes their feeds.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from ..errors import FeedNotFoundError, InvalidInputError, PersonNotFoundError
-from ..models import Person, PersonActivity
+from ..models import PeopleCursor, PeoplePage, Person, PersonActivity
 from ..urls import typed_http_url
 from .groups import GroupsMixin
 from .rows import from_row, iso, parse_dt
@@ -28,6 +29,14 @@ SILENCE_WEEKS = 8
 
 _PERSON_SQL = "SELECT p.*, (SELECT count(*) FROM subscriptions s WHERE s.person_id = p.id) AS feed_count FROM people p"
 ORDERS = ("name", "latest")
+PAGE_SIZE = 100
+# When each person last posted, in any of their feeds ("" for never, so that it sorts last newest
+# first): one lookup of entries_feed_timeline per feed.
+_LAST_POST_COLUMN = (
+    ", coalesce((SELECT max((SELECT max(sort_at) FROM entries WHERE feed_id = s.feed_id))"
+    " FROM subscriptions s WHERE s.person_id = p.id), '') AS last_post"
+)
+_QUIET = (0,) * ACTIVITY_WEEKS
 # week_number() in SQL: 2440587.5 is the Julian day of 1970-01-01, and weeks count from Monday 1970-01-05.
 WEEK_SQL = "CAST((julianday({column}) - 2440587.5 - 4) / 7 AS INTEGER)"
 
@@ -68,80 +77,134 @@ class PeopleMixin(GroupsMixin):
             )
         )
 
-    def list_people_activity(
+    def list_people_page(
         self,
         now: datetime,
         *,
-        group_id: int | None = None,
         order: str = "name",
+        group_id: int | None = None,
         returned_only: bool = False,
+        after: PeopleCursor | None = None,
+        before: PeopleCursor | None = None,
+        limit: int = PAGE_SIZE,
         cache: ActivityCache | None = None,
-    ) -> list[PersonActivity]:
-        """Everyone the user follows (or those with a feed in a group or its subgroups) with when and how often
-        they post. Ordered by name or by latest post, as the user chose: never by a score.
+    ) -> PeoplePage:
+        """A page of the people the user follows (or those with a feed in a group or its subgroups), with
+        when and how often they post: the ``limit`` after the person ``after``, or before ``before``.
+        Ordered by name (``sort_name``, then id) or by latest post (then by name), as the user chose:
+        never by a score.
 
-        The counts are per feed and shared by every user; ``cache`` keeps them between requests
-        until a fetch stores something or the day changes (docs/design.md, "People page").
+        Activity is counted for the people shown only, and ``cache`` keeps it between requests until a fetch
+        stores something or the day changes; "posted after a long silence" needs everyone's, so that filter
+        counts every feed (docs/design.md, "The people page").
         """
         if order not in ORDERS:
             raise InvalidInputError(f"order must be one of {', '.join(ORDERS)}")
-        # Feed counts come from the subscriptions read below, not a subquery per person.
-        people = self._all("SELECT * FROM people WHERE user_id = ?", [self.user_id])
-        groups = set(self._group_and_descendants(group_id)) if group_id is not None else None
+        scope, params = " AND p.user_id = :user", {"user": self.user_id}
+        if group_id is not None:
+            scope += (
+                " AND p.id IN (SELECT person_id FROM subscriptions WHERE user_id = :user"
+                " AND group_id IN (SELECT value FROM json_each(:groups)))"
+            )
+            params["groups"] = json.dumps(self._group_and_descendants(group_id))
+        cache = cache or ActivityCache()
+        if returned_only:
+            scope += " AND p.id IN (SELECT value FROM json_each(:returned))"
+            params["returned"] = json.dumps(self._returned_people(cache.get(self, now)))
+        people = f"SELECT p.*{_LAST_POST_COLUMN if order == 'latest' else ''} FROM people p WHERE 1{scope}"
+        backward = before is not None
+        where, order_by, cursor = _keyset(order, before if backward else after, backward)
+        # How many people lie past the cursor, the way the page walks: by name a count of the index
+        # range; by latest post a window over the same rows, as every last post is computed anyway.
+        beyond = ", count(*) OVER () AS beyond" if order == "latest" else ""
+        rows = self._all(
+            f"SELECT *{beyond} FROM ({people}) WHERE {where} ORDER BY {order_by} LIMIT :limit",
+            {**params, **cursor, "limit": limit},
+        )
+        total = self._value(f"SELECT count(*) FROM people p WHERE 1{scope}", params)
+        if order == "latest":
+            past = rows[0]["beyond"] if rows else 0
+        elif cursor:
+            past = self._value(f"SELECT count(*) FROM ({people}) WHERE {where}", {**params, **cursor})
+        else:  # the first page: everyone lies ahead
+            past = total
+        if backward:
+            rows.reverse()
+        return PeoplePage(
+            people=tuple(self._with_activity(rows, now, cache)),
+            total=total,
+            # Reading past the end gives no rows and starts at the total.
+            start=max(0, past - len(rows) if backward else total - past),
+            first=_cursor(rows[0]) if rows else None,
+            last=_cursor(rows[-1]) if rows else None,
+        )
+
+    def _with_activity(self, rows: list[dict], now: datetime, cache: ActivityCache) -> list[PersonActivity]:
+        """These people with their posting activity: their feeds' only, counted unless ``cache`` has them."""
         feeds_of: dict[int, list[int]] = {}
-        in_scope = set()
         for row in self._all(
-            "SELECT person_id, feed_id, group_id FROM subscriptions WHERE user_id = ?", [self.user_id]
+            "SELECT person_id, feed_id FROM subscriptions WHERE user_id = ?"
+            " AND person_id IN (SELECT value FROM json_each(?))",
+            [self.user_id, json.dumps([row["id"] for row in rows])],
         ):
             feeds_of.setdefault(row["person_id"], []).append(row["feed_id"])
-            if groups is not None and row["group_id"] in groups:
-                in_scope.add(row["person_id"])
-        if groups is not None:
-            people = [row for row in people if row["id"] in in_scope]
-        activity = (cache or ActivityCache()).get(self, now)
+        activity = cache.get(self, now, [feed for feeds in feeds_of.values() for feed in feeds])
         found = []
-        quiet = (0,) * ACTIVITY_WEEKS
-        for row in people:
+        for row in rows:
             feeds = [activity.feeds[f] for f in feeds_of.get(row["id"], []) if f in activity.feeds]
-            if len(feeds) == 1:
-                strip = feeds[0].strip
-            else:
-                strip = tuple(map(sum, zip(*(f.strip for f in feeds), strict=True))) if feeds else quiet
+            strip = _strip(feeds)
             last = max((f.last_at for f in feeds if f.last_at), default=None)
-            person_activity = PersonActivity(
-                person=from_row(Person, row, feed_count=len(feeds_of.get(row["id"], ()))),
-                last_post_at=parse_dt(last),
-                posts_90_days=sum(f.recent for f in feeds),
-                weeks=strip,
-                returned_after_silence=_returned(strip[::-1], any(f.has_older for f in feeds)),
+            found.append(
+                PersonActivity(
+                    person=from_row(Person, row, feed_count=len(feeds_of.get(row["id"], ()))),
+                    last_post_at=parse_dt(last),
+                    posts_90_days=sum(f.recent for f in feeds),
+                    weeks=strip,
+                    returned_after_silence=_returned(strip[::-1], any(f.has_older for f in feeds)),
+                )
             )
-            if person_activity.returned_after_silence or not returned_only:
-                found.append(person_activity)
-        found.sort(key=lambda a: (a.person.sort_name, a.person.id))
-        if order == "latest":
-            never = datetime.min.replace(tzinfo=UTC)
-            found.sort(key=lambda a: a.last_post_at or never, reverse=True)
         return found
 
-    def feed_activity(self, now: datetime) -> Activity:
-        """Posts per calendar week (Monday to Sunday, by the timeline clock) of every feed over the last
-        ``ACTIVITY_WEEKS`` weeks, posts since the start of the day ``RECENT_DAYS`` days ago, the latest post,
-        and whether the feed posted before the strip begins. Not personal: computed once for all users."""
+    def _returned_people(self, activity: Activity) -> list[int]:
+        """Everyone whose latest post came after a long silence."""
+        feeds_of: dict[int, list[FeedActivity]] = {}
+        for row in self._all("SELECT person_id, feed_id FROM subscriptions WHERE user_id = ?", [self.user_id]):
+            if row["feed_id"] in activity.feeds:
+                feeds_of.setdefault(row["person_id"], []).append(activity.feeds[row["feed_id"]])
+        return [
+            person
+            for person, feeds in feeds_of.items()
+            if _returned(_strip(feeds)[::-1], any(f.has_older for f in feeds))
+        ]
+
+    def feed_activity(self, now: datetime, feed_ids: list[int] | None = None) -> Activity:
+        """Posts per calendar week (Monday to Sunday, by the timeline clock) of every feed (or of ``feed_ids``)
+        over the last ``ACTIVITY_WEEKS`` weeks, posts since the start of the day ``RECENT_DAYS`` days ago, the
+        latest post, and whether the feed posted before the strip begins. Not personal: the same for all users."""
         this_week = week_number(now)
         first_week = this_week - ACTIVITY_WEEKS + 1
         since = _week_start(first_week)
         recent = datetime.combine((now - timedelta(days=RECENT_DAYS)).date(), datetime.min.time(), tzinfo=UTC)
+        params = {"since": iso(since), "recent": iso(recent), "ids": json.dumps(feed_ids)}
+        if feed_ids is None:
+            feeds_sql, entries_sql = "feeds f", "entries"
+        else:
+            # CROSS JOIN: from the few feeds to their entries (entries_feed_timeline), never a walk of
+            # the whole year of everyone's entries.
+            feeds_sql = "json_each(:ids) j CROSS JOIN feeds f ON f.id = j.value"
+            entries_sql = "json_each(:ids) j CROSS JOIN entries ON feed_id = j.value"
         feeds: dict[int, FeedActivity] = {}
         for row in self._all(
-            "SELECT id, (SELECT max(sort_at) FROM entries WHERE feed_id = f.id) AS last_at,"
-            " EXISTS (SELECT 1 FROM entries WHERE feed_id = f.id AND sort_at < :since) AS has_older FROM feeds f",
-            {"since": iso(since)},
+            "SELECT f.id, (SELECT max(sort_at) FROM entries WHERE feed_id = f.id) AS last_at,"
+            " EXISTS (SELECT 1 FROM entries WHERE feed_id = f.id AND sort_at < :since) AS has_older"
+            f" FROM {feeds_sql}",
+            params,
         ):
             feeds[row["id"]] = FeedActivity({}, 0, row["last_at"], bool(row["has_older"]))
         for row in self._all(
             f"SELECT feed_id, {WEEK_SQL.format(column='sort_at')} AS week, count(*) AS posts,"
-            " sum(sort_at >= :recent) AS recent FROM entries WHERE sort_at >= :since GROUP BY feed_id, week",
-            {"since": iso(since), "recent": iso(recent)},
+            f" sum(sort_at >= :recent) AS recent FROM {entries_sql} WHERE sort_at >= :since GROUP BY feed_id, week",
+            params,
         ):
             feed = feeds.get(row["feed_id"])
             if feed is not None:
@@ -282,6 +345,35 @@ class PeopleMixin(GroupsMixin):
         return row
 
 
+def _strip(feeds: list[FeedActivity]) -> tuple[int, ...]:
+    """A person's posts per week: their feeds' added up."""
+    if len(feeds) == 1:
+        return feeds[0].strip
+    return tuple(map(sum, zip(*(f.strip for f in feeds), strict=True))) if feeds else _QUIET
+
+
+def _keyset(order: str, cursor: PeopleCursor | None, backward: bool) -> tuple[str, str, dict]:
+    """The condition for the people after ``cursor`` (before, ``backward``) in ``order``, the ORDER BY
+    that walks away from it, and its parameters."""
+    # Row values compare like the ORDER BY: (sort_name, id) > (key, id) is "after" by name.
+    name_cmp = "<" if backward else ">"
+    if cursor is None:
+        where = "1"
+    elif order == "name":
+        where = f"(sort_name, id) {name_cmp} (:key, :id)"
+    else:  # newest first ("" for never-posted sorts last), then by name
+        time_cmp = ">" if backward else "<"
+        where = f"(last_post {time_cmp} :last OR (last_post = :last AND (sort_name, id) {name_cmp} (:key, :id)))"
+    by_name = "sort_name DESC, id DESC" if backward else "sort_name, id"
+    order_by = by_name if order == "name" else f"{'last_post' if backward else 'last_post DESC'}, {by_name}"
+    params = {} if cursor is None else {"key": cursor.sort_name, "id": cursor.id, "last": cursor.last_post or ""}
+    return where, order_by, params
+
+
+def _cursor(row: dict) -> PeopleCursor:
+    return PeopleCursor(row["sort_name"], row["id"], row.get("last_post"))
+
+
 def _returned(strip: list[int], has_older: bool) -> bool:
     """A post in the last RETURN_WEEKS weeks, after SILENCE_WEEKS or more weeks with none (strip[0] = this week)."""
     latest = next((week for week, posts in enumerate(strip) if posts), None)
@@ -336,7 +428,9 @@ class Activity:
 
 
 class ActivityCache:
-    """The last ``feed_activity`` result, kept while the day and what fetches stored stay the same.
+    """Feeds' activity (``feed_activity``), kept while the day and what fetches stored stay the same:
+    each page's feeds as pages are shown, or every feed at once when everyone's is asked for (the
+    "long silence" filter).
 
     One per web process (the app keeps it); the background fetch is another process, so the
     version is read from the database on every use (two index lookups), never assumed.
@@ -345,13 +439,22 @@ class ActivityCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple | None = None
-        self._value: Activity | None = None
+        self._feeds: dict[int, FeedActivity] = {}
+        self._complete = False  # every feed is in _feeds
 
-    def get(self, store: PeopleMixin, now: datetime) -> Activity:
+    def get(self, store: PeopleMixin, now: datetime, feed_ids: list[int] | None = None) -> Activity:
+        """The activity of ``feed_ids`` (at least: others may be there too), or of every feed."""
         key = (now.astimezone(UTC).date(), *store._activity_version())
         # One computation at a time: requests that miss together wait for it rather than each
         # repeat it (eight at once took eight times the memory, 106 MB for the web process).
         with self._lock:
-            if key != self._key or self._value is None:
-                self._key, self._value = key, store.feed_activity(now)
-            return self._value
+            if key != self._key:
+                self._key, self._feeds, self._complete = key, {}, False
+            if feed_ids is None and not self._complete:
+                self._feeds, self._complete = store.feed_activity(now).feeds, True
+            elif not self._complete:
+                missing = [feed for feed in feed_ids or () if feed not in self._feeds]
+                if missing:
+                    # A new dict, never one changed in place: an Activity handed out earlier stays whole.
+                    self._feeds = {**self._feeds, **store.feed_activity(now, missing).feeds}
+            return Activity(week_number(now), self._feeds)

@@ -7,16 +7,19 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from ..errors import InvalidInputError
+from ..models import PeopleCursor
 from .pages import done, get_config, get_store, render_timeline
 
 blueprint = Blueprint("people", __name__)
 
 ORDERS = {"name": "Name", "latest": "Latest post"}
+PAGE_SIZE = 100  # people a page: each row draws a year of activity
 
 
 @blueprint.get("/people")
 def index():
-    """Everyone, quiet people as visible as busy ones, in the order the user picks (never a score)."""
+    """Everyone, quiet people as visible as busy ones, in the order the user picks (never a score),
+    a page at a time: ``?after=`` the last person of the page before, ``?before=`` the first of the next."""
     store = get_store()
     order = request.args.get("order", "name")
     if order not in ORDERS:
@@ -25,17 +28,31 @@ def index():
     group = store.get_group(group_id) if group_id is not None else None
     returned_only = request.args.get("returned") == "1"
     now = datetime.now(UTC)
-    people = store.list_people_activity(
+    page = store.list_people_page(
         now,
-        group_id=group.id if group else None,
         order=order,
+        group_id=group.id if group else None,
         returned_only=returned_only,
+        after=parse_people_cursor(request.args.get("after"), order),
+        before=parse_people_cursor(request.args.get("before"), order),
+        limit=PAGE_SIZE,
         cache=current_app.extensions["causerie.activity"],
     )
+    # The same list (order, group, filter) with another cursor; the defaults stay out of the address.
+    here = {"order": None if order == "name" else order, "group": group_id, "returned": 1 if returned_only else None}
+    previous_url = None
+    if page.start > 0:  # back to the very first page rather than a cursor, when that is where it starts
+        before = format_people_cursor(page.first, order) if page.first and page.start > PAGE_SIZE else None
+        previous_url = url_for("people.index", **here, before=before)
     return render_template(
         "people.html",
-        people=people,
-        # "/people/<id>" for a thousand rows: url_for per row was a third of the page's time.
+        page=page,
+        previous_url=previous_url,
+        next_url=url_for("people.index", **here, after=format_people_cursor(page.last, order))
+        if page.has_next and page.last
+        else None,
+        first_url=url_for("people.index", **here),
+        # "/people/<id>" for every row: url_for per row was a third of the page's time.
         person_url=url_for("people.person", person_id=0).removesuffix("0"),
         groups=store.list_groups(),
         group=group,
@@ -44,6 +61,24 @@ def index():
         returned_only=returned_only,
         now=now,
     )
+
+
+def parse_people_cursor(value: str | None, order: str) -> PeopleCursor | None:
+    """``"<sort_name>~<id>"``, and for the latest order ``"<last post>~<sort_name>~<id>"``
+    (``format_people_cursor``) → a place in the list; None for none."""
+    if not value:
+        return None
+    try:
+        last, rest = value.split("~", 1) if order == "latest" else (None, value)
+        key, person_id = rest.rsplit("~", 1)
+        return PeopleCursor(key, int(person_id), last)
+    except ValueError as exc:
+        raise InvalidInputError("not a place in the list of people") from exc
+
+
+def format_people_cursor(cursor: PeopleCursor, order: str) -> str:
+    place = f"{cursor.sort_name}~{cursor.id}"
+    return f"{cursor.last_post or ''}~{place}" if order == "latest" else place
 
 
 @blueprint.get("/people/<int:person_id>")
