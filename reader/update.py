@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
@@ -119,6 +119,9 @@ class Sink(Protocol[J, R]):
 
     def finish(self, done: Done[J], now: datetime) -> R: ...
 
+    def flush(self) -> None:
+        """Store what ``finish`` kept back: called when the run ends, however it ends."""
+
 
 def run(
     jobs: Iterable[J],
@@ -153,8 +156,11 @@ def run(
         while pending:
             yield sink.finish(pending.popleft().done(), now())
     finally:
-        if own_pool:
-            pool.close()
+        try:
+            sink.flush()
+        finally:
+            if own_pool:
+                pool.close()
 
 
 _PARSES_IN_FLIGHT = 8
@@ -225,6 +231,9 @@ class _Collector:
     def finish(self, done: Done, now: datetime) -> Done:
         return done
 
+    def flush(self) -> None:
+        pass
+
 
 # -- feeds ----------------------------------------------------------------------
 
@@ -245,10 +254,16 @@ def update_feeds(
 
 @dataclass(frozen=True)
 class FeedSink:
-    """Stores a feed's entries and fetch state; an error is recorded on the feed, which backs off."""
+    """Stores a feed's entries and fetch state; an error is recorded on the feed, which backs off.
+
+    Feeds that brought nothing new (304, or the same body) are written in batches: one commit
+    each cost more than the rest of their handling (0.64 of a 2 s round of 1,000 304s). If the
+    process dies first, those feeds only keep their previous fetch state, and are asked again.
+    """
 
     store: Store
     config: Config
+    unchanged: list = field(default_factory=list)  # record_not_modified_many's rows, not yet written
 
     @property
     def prepare(self) -> Callable:
@@ -262,7 +277,9 @@ class FeedSink:
             if done.error is not None:
                 raise done.error
             if done.prepared is None:
-                self.store.record_not_modified(feed.id, done.response, now, next_fetch_at)
+                self.unchanged.append((feed.id, done.response, now, next_fetch_at))
+                if len(self.unchanged) >= _UNCHANGED_BATCH:
+                    self.flush()
                 status = "not_modified" if done.response.status == "not_modified" else "unchanged"
                 result = UpdateResult(feed.url, status)
             else:
@@ -273,6 +290,14 @@ class FeedSink:
             return _record_failure(self.store, feed, exc, now, next_fetch_at)
         log.info("updated feed=%s status=%s new=%d updated=%d", feed.url, result.status, result.new, result.updated)
         return result
+
+    def flush(self) -> None:
+        if self.unchanged:
+            self.store.record_not_modified_many(self.unchanged)
+            self.unchanged.clear()
+
+
+_UNCHANGED_BATCH = 200
 
 
 def _may_try_http(feed: Feed, exc: ReaderError) -> bool:
@@ -329,6 +354,9 @@ class CommentSink:
     @property
     def prepare(self) -> Callable:
         return prepare_feed
+
+    def flush(self) -> None:
+        pass
 
     def finish(self, done: Done[CommentFeed], now: datetime) -> UpdateResult:
         thread = done.job

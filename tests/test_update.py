@@ -361,3 +361,28 @@ def test_a_post_stored_alone_under_its_link_is_found_when_its_link_becomes_share
     assert (result.new, result.updated) == (1, 0)
     first_seen = {e.title: e.first_seen_at for e in store.list_entries()}
     assert first_seen == {"Un": T0, "Deux": T0 + timedelta(hours=2)}  # "Un" is not announced again
+
+
+def test_a_round_of_304s_stores_every_feeds_fetch_state_even_when_cut_short(store, config, fetch):
+    # Feeds that brought nothing new are written in batches (update._UNCHANGED_BATCH): none may be
+    # left out, past a batch or at the end, nor when the caller stops reading the results early.
+    from reader.update import _UNCHANGED_BATCH
+
+    urls = [f"https://blog{n}.example/feed" for n in range(_UNCHANGED_BATCH + 30)]
+    for url in urls:
+        store.add_feed(url)
+        fetch.responses[url] = rss(("a", "Un"))
+    run(store, config, fetch)
+    later = T0 + timedelta(hours=2)
+
+    results = run(store, config, fetch, now=later)
+
+    assert {result.status for result in results} == {"not_modified"}
+    assert {store.get_feed(url).last_fetched_at for url in urls} == {later}
+
+    latest = later + timedelta(hours=2)
+    feeds = select_feeds(store, latest)
+    rounds = update_feeds(store, config, feeds, fetch=fetch, now=lambda: latest)
+    first = [next(rounds) for _ in range(10)]
+    rounds.close()  # the caller stops reading
+    assert {store.get_feed(result.url).last_fetched_at for result in first} == {latest}
