@@ -256,9 +256,10 @@ def update_feeds(
 class FeedSink:
     """Stores a feed's entries and fetch state; an error is recorded on the feed, which backs off.
 
-    Feeds that brought nothing new (304, or the same body) are written in batches: one commit
-    each cost more than the rest of their handling (0.64 of a 2 s round of 1,000 304s). If the
-    process dies first, those feeds only keep their previous fetch state, and are asked again.
+    Feeds that brought nothing new (304, or the same body) are written in batches, so a round of
+    1,000 304s commits 5 times rather than 1,000 (what that saves depends on the disk: little on
+    this machine's: docs/design.md, "Storage"). If the process dies first, those feeds only
+    keep their previous fetch state, and are asked again.
     """
 
     store: Store
