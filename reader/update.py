@@ -27,7 +27,6 @@ from .config import Config
 from .errors import FetchError, ParseError, ReaderError
 from .fetch import FetchRequest, FetchSettings, fetch_all
 from .models import CommentFeed, EntryDerived, Feed, FetchResult, ParsedEntry, PreparedFeed, UpdateResult
-from .parse import parse_feed
 from .sanitize import excerpt, to_text
 from .schedule import next_fetch_time, response_hint
 from .store import Store
@@ -387,6 +386,8 @@ def prepare_feed(content: bytes, url: str, headers: dict[str, str]) -> PreparedF
     Plain text for search, the excerpt and the change digest cost as much as
     a third of the parse, so they are done here, off the thread that stores.
     """
+    from .parse import parse_feed  # here: a round of 304s parses nothing, and its import is 90 ms
+
     parsed = parse_feed(content, url, headers)
     return PreparedFeed(parsed, tuple(derive(entry) for entry in parsed.entries))
 
@@ -453,7 +454,7 @@ class ParsePool:
             return _run_now(_prepare, function, self.budget, content, url, headers)
         if self.executor is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["reader.update"])
+            context.set_forkserver_preload(["reader.update", "reader.parse"])
             self.executor = ProcessPoolExecutor(self.workers, mp_context=context)
         try:
             future = self.executor.submit(_prepare, function, self.budget, content, url, headers)

@@ -188,15 +188,25 @@ def test_the_core_imports_without_flask():
 
 # What each long-lived process must not carry (docs/design.md, "Memory"): the web app, showing
 # pages, needs no HTTP client, feed parser or microformats parser; a fetch needs no web framework,
-# HTML sanitizer or microformats parser until it meets a new person or a first view.
+# HTML sanitizer or microformats parser until it meets a new person or a first view, and no feed
+# parser in a round where nothing changed.
 NOT_LOADED = {
     "from reader.web import create_app; from reader.config import load_config;"
     " create_app(load_config({}, db_path=sys.argv[1]))": {"aiohttp", "feedparser", "mf2py", "bs4", "requests"},
     "import reader.cli": {"flask", "jinja2", "werkzeug", "bleach", "mf2py", "bs4", "requests", "argon2", "waitress"},
     # what `reader serve` loads before it serves: the web app and the refresh loop, not the pipeline
     "import reader.cli, reader.web, reader.background, waitress": {"aiohttp", "feedparser", "mf2py", "bs4"},
-    # what a fetch round loads: the pipeline, not the web app
-    "import reader.cli, reader.update, reader.reach": {"flask", "jinja2", "bleach", "mf2py", "argon2", "waitress"},
+    # what a fetch round loads: the pipeline, not the web app; the parsers only once a feed has changed
+    "import reader.cli, reader.update, reader.reach": {
+        "flask",
+        "jinja2",
+        "bleach",
+        "mf2py",
+        "argon2",
+        "waitress",
+        "feedparser",
+        "lxml",
+    },
 }
 
 
