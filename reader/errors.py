@@ -75,11 +75,14 @@ class FetchError(FeedError):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        connect_failed: bool = False,
     ) -> None:
         super().__init__(url, message)
         self.status = status
         # Seconds the server asked us to wait (429/503 Retry-After).
         self.retry_after = retry_after
+        # No connection was made (refused, no such host, TLS handshake failed): nothing was said.
+        self.connect_failed = connect_failed
 
 
 class ParseError(FeedError):

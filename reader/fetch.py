@@ -317,7 +317,8 @@ async def fetch_one(client: aiohttp.ClientSession, request: FetchRequest, settin
         if refused is not None:
             raise FetchError(request.url, refused) from exc
         # ValueError: yarl/aiohttp refusing a URL (bad host, bad port) deep in the request.
-        raise FetchError(request.url, _describe(exc)) from exc
+        connect_failed = isinstance(exc, aiohttp.ClientConnectorError)
+        raise FetchError(request.url, _describe(exc), connect_failed=connect_failed) from exc
 
 
 def _refusal_in(exc: BaseException) -> str | None:

@@ -53,7 +53,7 @@ def discover_feed(url: str, config: Config, *, fetch: FetchAll = fetch_all, type
     """
     [page] = collect([url], read_page, config, fetch=fetch)
     note = None
-    if _scheme_was_assumed(typed) and isinstance(page.error, FetchError) and page.error.status is None:
+    if _scheme_was_assumed(typed) and isinstance(page.error, FetchError) and page.error.connect_failed:
         # Typed without a scheme and https did not connect: many small sites still serve only http.
         plain = "http://" + url.removeprefix("https://")
         [retry] = collect([plain], read_page, config, fetch=fetch)

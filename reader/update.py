@@ -303,7 +303,7 @@ _UNCHANGED_BATCH = 200
 def _may_try_http(feed: Feed, exc: ReaderError) -> bool:
     """An address given without a scheme was taken as https (opml.py); if https does not even
     connect, the site may serve http only, as many small ones still do."""
-    return feed.scheme_assumed and isinstance(exc, FetchError) and exc.status is None and feed.url.startswith("https:")
+    return feed.scheme_assumed and isinstance(exc, FetchError) and exc.connect_failed and feed.url.startswith("https:")
 
 
 def _try_http_next(store: Store, feed: Feed, exc: FetchError, now: datetime) -> UpdateResult:

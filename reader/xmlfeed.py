@@ -112,7 +112,7 @@ def read_feed(content: bytes, url: str, headers: dict[str, str]) -> dict:
     warning = result.get("bozo_exception")
     if warning is not None and not isinstance(warning, CharacterEncodingOverride | NonXMLContentType):
         raise Declined(f"encoding: {warning}")
-    if b"<!DOCTYPE" in data[:4096] or b"<!doctype" in data[:4096]:
+    if b"<!DOCTYPE" in data or b"<!doctype" in data:  # anywhere: a long comment may come first
         raise Declined("a DOCTYPE (entities, versions: feedparser's own rules)")
     try:
         root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))

@@ -123,3 +123,21 @@ def test_a_document_the_fast_path_declines_goes_to_feedparser():
     with pytest.raises(xmlfeed.Declined):
         xmlfeed.read_feed(rss1, URL, {"content-location": URL})
     assert [entry.title for entry in parse_feed(rss1, URL).entries] == ["Un"]
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [b"xmlns:r='http://purl.org/rss/1.0/'", b"xmlns:r='http://purl.org/rss/1.0&#x2F;'"],
+)
+def test_an_rss_1_namespace_is_found_however_it_is_declared(namespace):
+    """The bytes are searched for the namespace (cheaper than asking every element); a declaration
+    written with a character reference, or defaulted by a DTD after a long comment, is found too."""
+    item = b"<channel><title>A</title><item><title>Un</title><link>https://a.example/1</link></item></channel>"
+    plain = b"<?xml version='1.0'?><rss version='2.0' " + namespace + b">" + item + b"</rss>"
+    defaulted = (
+        b"<?xml version='1.0'?><!--" + b"x" * 5000 + b"--><!DOCTYPE rss [<!ATTLIST rss "
+        + namespace.replace(b"=", b" CDATA ").replace(b"'", b'"') + b">]><rss version='2.0'>" + item + b"</rss>"
+    )  # fmt: skip
+    for document in (plain, defaulted):
+        with pytest.raises(xmlfeed.Declined):
+            xmlfeed.read_feed(document, URL, {"content-location": URL})

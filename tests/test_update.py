@@ -386,3 +386,55 @@ def test_a_round_of_304s_stores_every_feeds_fetch_state_even_when_cut_short(stor
     first = [next(rounds) for _ in range(10)]
     rounds.close()  # the caller stops reading
     assert {store.get_feed(result.url).last_fetched_at for result in first} == {latest}
+
+
+def test_a_new_post_sharing_a_link_never_takes_the_row_of_one_that_left_the_feed(store, config, fetch):
+    # "Un" was stored alone under the bare link; once it leaves the feed, "Trois", which shares the
+    # link, is a new post: it must not take Un's row (nor its id, read state or first-seen time).
+    store.add_feed(URL)
+    fetch.responses[URL] = _guidless((HOME, "Un", "01"))
+    run(store, config, fetch)
+    fetch.responses[URL] = _guidless((HOME, "Deux", "02"), (HOME, "Un", "01"))
+    run(store, config, fetch, now=T0 + timedelta(hours=2))
+    fetch.responses[URL] = _guidless((HOME, "Trois", "03"), (HOME, "Deux", "02"))
+
+    [result] = run(store, config, fetch, now=T0 + timedelta(hours=4))
+
+    assert (result.new, result.updated) == (1, 0)
+    first_seen = {e.title: e.first_seen_at for e in store.list_entries()}
+    assert first_seen == {"Un": T0, "Deux": T0 + timedelta(hours=2), "Trois": T0 + timedelta(hours=4)}
+
+
+@pytest.mark.parametrize(
+    ("error", "moved"),
+    [
+        (FetchError(URL, "could not connect (TLS handshake)", connect_failed=True), True),
+        (FetchError(URL, "body larger than 10 bytes"), False),  # https did connect: no reason for http
+        (FetchError(URL, "timed out after 20 s"), False),
+    ],
+)
+def test_an_address_without_a_scheme_tries_http_only_when_https_does_not_connect(store, config, fetch, error, moved):
+    from reader.models import FeedSource
+
+    store.add_feeds([FeedSource(URL, "Ana", scheme_assumed=True)])
+    fetch.responses[URL] = error
+
+    run(store, config, fetch)
+
+    plain = "http:" + URL.removeprefix("https:")
+    feed = store.get_feed(plain if moved else URL)
+    assert feed.url == (plain if moved else URL)
+    assert feed.scheme_assumed is not moved  # one try of http, then the address stands
+
+
+def test_a_feed_someone_follows_with_https_written_out_is_never_moved_to_http(store, config, fetch):
+    from reader.models import FeedSource
+
+    store.add_feeds([FeedSource(URL, "Ana", scheme_assumed=True)])  # from an OPML file: "blog.example/…"
+    bea = store.for_user(store.add_user("bea").id)
+    bea.add_feed(URL)  # typed with its https
+    fetch.responses[URL] = FetchError(URL, "could not connect", connect_failed=True)
+
+    run(store, config, fetch)
+
+    assert store.get_feed(URL).url == URL and not store.get_feed(URL).scheme_assumed

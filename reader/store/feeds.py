@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import FeedNotFoundError
-from ..models import Feed, FetchResult, ParsedFeed, PreparedFeed
+from ..models import Feed, FetchResult, ParsedEntry, ParsedFeed, PreparedFeed
 from ..urls import feed_url
 from .entries import insert_entries, update_entry
 from .rows import FEED_URL_FORMS, Base, from_row, iso, parse_dt, same_feed
@@ -26,23 +26,32 @@ class SaveReport:
 def _stored_identities(prepared: PreparedFeed, known: dict[str, dict]) -> dict[str, str]:
     """guid -> the other identity an entry is stored under (parse's link rule, docs/design.md).
 
-    A stored row goes to one entry at most: the one whose content is the row's, else the first
-    in the document that may have it. So when a post stored alone under its link is joined by
-    others sharing that link, it stays itself and they are new.
+    A row stored under the told-apart form (``link#causerie-…``) is that very post: the form is
+    made from its own title and date. A row stored under the bare link may be any post that had
+    the link to itself, so a post takes it only with evidence: the same content, or the same
+    title and date. A stored row goes to one entry at most.
     """
-    claims: dict[str, list] = {}
+    stored_as: dict[str, str] = {}
+    taken: set[str] = set()
     for entry, derived in zip(prepared.parsed.entries, prepared.derived, strict=True):
-        if entry.guid not in known:
-            for other in entry.other_guids:
-                if other in known:
-                    claims.setdefault(other, []).append((entry.guid, derived.digest))
-    stored_as = {}
-    for other, candidates in claims.items():
-        same = [guid for guid, digest in candidates if digest == known[other]["hash"]]
-        guid = same[0] if same else next((g for g, _ in candidates if g not in stored_as), None)
-        if guid is not None and guid not in stored_as:
-            stored_as[guid] = other
+        if entry.guid in known:
+            continue
+        for other in entry.other_guids:
+            row = known.get(other)
+            if row is None or other in taken:
+                continue
+            if _TOLD_APART in other or row["hash"] == derived.digest or _same_post(row, entry):
+                stored_as[entry.guid] = other
+                taken.add(other)
+                break
     return stored_as
+
+
+_TOLD_APART = "#causerie-"  # parse._told_apart's mark
+
+
+def _same_post(row: dict, entry: ParsedEntry) -> bool:
+    return row["title"] == entry.title and row["published_at"] == iso(entry.published_at)
 
 
 class FeedsMixin(Base):
@@ -179,7 +188,10 @@ class FeedsMixin(Base):
         with self._transaction():
             known = {
                 row["guid"]: row
-                for row in self._all("SELECT guid, id, hash, first_seen_at FROM entries WHERE feed_id = ?", [feed_id])
+                for row in self._all(
+                    "SELECT guid, id, hash, first_seen_at, title, published_at FROM entries WHERE feed_id = ?",
+                    [feed_id],
+                )
             }
             stored_as = _stored_identities(prepared, known)
             # Feeds list newest first; inserting oldest first makes ids (the

@@ -59,16 +59,17 @@ class SearchMixin(MutesMixin):
             return []
         marks = ", ".join(str(int(i)) for i in ids)
         found = {row["id"]: row for row in self._all(ITEM_SQL + f" WHERE e.id IN ({marks})", params)}
-        # A range of rowids, not the list: FTS5 seeks to a range, but finds every match to test a list.
+        # FTS5 seeks to a range of rowids, where a list of them costs a query each (100 ms for a
+        # phrase); "rowid + 0" keeps the list a mere filter, tested before any snippet is made.
         snippets = {
             row["rowid"]: row
             for row in self._all(
                 f"SELECT rowid, snippet(entries_fts, 2, '{MATCH_START}', '{MATCH_END}', '…', 30) AS snippet,"
                 f" highlight(entries_fts, 0, '{MATCH_START}', '{MATCH_END}') AS title_marked"
-                f" FROM entries_fts WHERE entries_fts MATCH :query AND rowid BETWEEN {min(ids)} AND {max(ids)}",
+                f" FROM entries_fts WHERE entries_fts MATCH :query AND rowid BETWEEN {min(ids)} AND {max(ids)}"
+                f" AND rowid + 0 IN ({marks})",
                 params,
             )
-            if row["rowid"] in found
         }
         items = []
         for entry_id in ids:

@@ -93,6 +93,9 @@ class SubscriptionsMixin(ChannelsMixin, GroupsMixin):
             )
         elif self._one("SELECT 1 FROM subscriptions WHERE user_id = ? AND feed_id = ?", [self.user_id, feed_id]):
             raise FeedExistsError(source.url)
+        elif not source.scheme_assumed:
+            # Someone gives its scheme: https is no longer a guess that http may replace.
+            self.db.execute("UPDATE feeds SET scheme_assumed = 0 WHERE id = ?", [feed_id])
         person_id = self._person_for(source, now, people)
         group_id = self._ensure_group(source.group_path, now)
         self.db.execute(
