@@ -24,7 +24,7 @@ import feedparser.api
 
 from .budget import TIME_BUDGET, time_budget
 from .errors import ParseError
-from .jsonfeed import looks_like_json, looks_like_json_feed, parse_json_feed
+from .jsonfeed import looks_like_json, parse_json_feed
 from .models import Enclosure, ParsedEntry, ParsedFeed
 from .sanitize import to_text
 from .schedule import document_hint_minutes
@@ -88,7 +88,7 @@ def parse_feed(
     ``fast=False`` gives every XML document to feedparser (the reference the tests compare with).
     """
     with time_budget(budget, url):
-        if looks_like_json_feed(content) or looks_like_json(content):
+        if looks_like_json(content):  # a JSON Feed, or JSON that says what is wrong with it
             parsed = parse_json_feed(content, url)
         else:
             parsed = _parse_xml(content, url, headers or {}, fast=fast)

@@ -18,7 +18,7 @@ from .fetch import fetch_all
 from .models import FetchResult, Subscription, UpdateResult
 from .store import Store, UserStore
 from .update import FetchAll, collect, update_feeds
-from .urls import feed_url, schemeless_url, typed_http_url
+from .urls import feed_url, http_form, schemeless_url, typed_http_url
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def discover_feed(url: str, config: Config, *, fetch: FetchAll = fetch_all, type
     note = None
     if _scheme_was_assumed(typed) and isinstance(page.error, FetchError) and page.error.connect_failed:
         # Typed without a scheme and https did not connect: many small sites still serve only http.
-        plain = "http://" + url.removeprefix("https://")
+        plain = http_form(url)
         [retry] = collect([plain], read_page, config, fetch=fetch)
         if retry.error is None:
             note = f"no scheme given: https did not connect ({page.error.message}), so http"

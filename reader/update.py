@@ -30,6 +30,7 @@ from .models import CommentFeed, EntryDerived, Feed, FetchResult, ParsedEntry, P
 from .sanitize import excerpt, to_text
 from .schedule import next_fetch_time, response_hint
 from .store import Store
+from .urls import http_form
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,7 @@ class FeedSink:
 
     store: Store
     config: Config
-    unchanged: list = field(default_factory=list)  # record_not_modified_many's rows, not yet written
+    unchanged: list = field(default_factory=list)  # record_not_modified's rows, not yet written
 
     @property
     def prepare(self) -> Callable:
@@ -293,7 +294,7 @@ class FeedSink:
 
     def flush(self) -> None:
         if self.unchanged:
-            self.store.record_not_modified_many(self.unchanged)
+            self.store.record_not_modified(self.unchanged)
             self.unchanged.clear()
 
 
@@ -308,7 +309,7 @@ def _may_try_http(feed: Feed, exc: ReaderError) -> bool:
 
 def _try_http_next(store: Store, feed: Feed, exc: FetchError, now: datetime) -> UpdateResult:
     """Move the feed to its http address, due at once, and say why in its error."""
-    plain = "http:" + feed.url.removeprefix("https:")
+    plain = http_form(feed.url)
     if not store.move_feed(feed.id, plain, scheme_known=True):
         return _record_failure(store, feed, exc, now, now)  # already followed at http: nothing to try
     message = f"https did not connect ({_message(exc, feed.url)}); the address had no scheme, so {plain} is tried next"

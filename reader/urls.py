@@ -57,6 +57,11 @@ def is_plain_url(value: str) -> bool:
     return _PLAIN_URL.fullmatch(value) is not None and "?#" not in value and value[-1] not in "?#"
 
 
+def http_form(url: str) -> str:
+    """An https URL's http twin, for a site that does not speak TLS."""
+    return "http:" + url.removeprefix("https:")
+
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

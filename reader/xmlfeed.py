@@ -157,19 +157,7 @@ def _read_rss(root, base: str) -> tuple[str, dict, list[dict]]:
     base = _base_of(channel, base)
     if channel.attrib:
         raise Declined("attributes on <channel>")
-    feed: dict = {}
-    entries: list[dict] = []
-    titles = 0
-    for child in channel:
-        key = _key(child)
-        if key == "item":
-            entries.append(_read_entry(child, _base_of(child, base), atom=False))
-            continue
-        if key in _TITLES:
-            titles += 1
-        _read_feed_element(feed, child, key, _base_of(child, base), atom=False)
-    if titles > 1:
-        raise Declined("two titles in the channel")
+    feed, entries = _read_children(channel, base, "item", atom=False)
     return version, feed, entries
 
 
@@ -177,24 +165,28 @@ def _read_rss(root, base: str) -> tuple[str, dict, list[dict]]:
 
 
 def _read_atom(root, base: str) -> tuple[dict, list[dict]]:
-    base = _base_of(root, base)
-    feed: dict = {}
-    entries: list[dict] = []
-    titles = 0
-    for child in root:
-        key = _key(child)
-        if key == "entry":
-            entries.append(_read_entry(child, _base_of(child, base), atom=True))
-            continue
-        if key in _TITLES:
-            titles += 1
-        _read_feed_element(feed, child, key, _base_of(child, base), atom=True)
-    if titles > 1:
-        raise Declined("two feed titles")
-    return feed, entries
+    return _read_children(root, _base_of(root, base), "entry", atom=True)
 
 
 # -- the feed's own elements -------------------------------------------------------------------------------------------
+
+
+def _read_children(container, base: str, entry_key: str, *, atom: bool) -> tuple[dict, list[dict]]:
+    """An RSS channel's or an Atom feed's children: its entries, and the feed's own elements."""
+    feed: dict = {}
+    entries: list[dict] = []
+    titles = 0
+    for child in container:
+        key = _key(child)
+        if key == entry_key:
+            entries.append(_read_entry(child, _base_of(child, base), atom=atom))
+            continue
+        if key in _TITLES:
+            titles += 1
+        _read_feed_element(feed, child, key, _base_of(child, base), atom=atom)
+    if titles > 1:
+        raise Declined("two titles for the feed")
+    return feed, entries
 
 
 def _read_feed_element(feed: dict, element, key: str, base: str, *, atom: bool) -> None:

@@ -105,7 +105,7 @@ PUBLIC_CALLS = {
     "list_subscriptions": lambda s: s.list_subscriptions(),
     "get_feed": lambda s: s.get_feed("https://a.example/feed"),
     "list_feeds_to_fetch": lambda s: s.list_feeds_to_fetch(NOW),
-    "record_not_modified": lambda s: s.record_not_modified(1, None, NOW, NOW),
+    "record_not_modified": lambda s: s.record_not_modified([(1, None, NOW, NOW)]),
     "record_error": lambda s: s.record_error(1, "x", NOW, http_status=None, next_fetch_at=NOW, wait_until=None),
     "move_feed": lambda s: s.move_feed(1, "https://y.example/feed"),
     "list_entries": lambda s: s.list_entries(),

@@ -107,15 +107,9 @@ class FeedsMixin(Base):
             "SELECT count(*) FROM entries WHERE feed_id = (SELECT id FROM feeds WHERE url = ?)", [feed_url]
         )
 
-    def record_not_modified(
-        self, feed_id: int, fetched: FetchResult | None, now: datetime, next_fetch_at: datetime
-    ) -> None:
-        """A 304, or a body identical to the last one: only the fetch state changes."""
-        self.record_not_modified_many([(feed_id, fetched, now, next_fetch_at)])
-
-    def record_not_modified_many(self, unchanged: Sequence[tuple[int, FetchResult | None, datetime, datetime]]) -> None:
-        """``record_not_modified`` for many feeds, in one transaction: a refresh round is mostly
-        304s, and a commit each cost more than the rest of their handling."""
+    def record_not_modified(self, unchanged: Sequence[tuple[int, FetchResult | None, datetime, datetime]]) -> None:
+        """Feeds that answered 304, or a body identical to the last one, as (feed id, response, now,
+        next fetch): only their fetch state changes, all in one transaction."""
         with self._transaction():
             self.db.conn.executemany(
                 "UPDATE feeds SET status = 'ok', http_status = ?, etag = coalesce(?, etag),"
