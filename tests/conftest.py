@@ -49,7 +49,8 @@ def app(config):
     app.config["TESTING"] = True
     # Test-client posts carry no CSRF token; tests/test_csrf.py (and the browser tests) keep it on.
     app.config["WTF_CSRF_ENABLED"] = False
-    return app
+    yield app
+    app.extensions["causerie.connections"].close()
 
 
 @pytest.fixture

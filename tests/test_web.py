@@ -328,3 +328,49 @@ def test_add_discovers_subscribes_and_fetches(client, filled, feed_server):
     assert "Subscribed to" in response.text and "1 entry fetched" in response.text
     assert "Dee&#39;s first" in client.get("/").text
     assert filled.get_subscription(feed_server.url("/dee/feed.xml")).group_path == ("New", "People")
+
+
+# -- connections kept between requests (pages.Connections) ---------------------------------------
+
+
+def test_a_thread_keeps_its_connection_from_one_request_to_the_next(app, client):
+    import sqlite3
+
+    from reader.web.pages import request_store
+
+    seen = []
+
+    @app.get("/test-connection")
+    def connection():
+        seen.append(request_store().db.conn)
+        return "ok"
+
+    client.get("/test-connection")
+    client.get("/test-connection")
+    assert seen[0] is seen[1]
+
+    app.extensions["causerie.connections"].close()  # the app is done with them
+    with pytest.raises(sqlite3.ProgrammingError):
+        seen[0].execute("SELECT 1")
+    client.get("/test-connection")  # a request after that opens a new one
+    assert seen[2] is not seen[0] and seen[2].execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_transaction_a_failed_request_left_open_is_rolled_back(app, client, filled):
+    from reader.web.pages import request_store
+
+    @app.get("/test-half-done")
+    def half_done():
+        conn = request_store().db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE feeds SET title = 'à moitié'")
+        raise RuntimeError("the request fails with the write lock held")
+
+    assert client.get("/test-half-done").status_code == 500
+    # Another connection writes at once: the lock went with the rollback, and nothing half-done stayed.
+    eid = entry_id(filled, "Herons at dawn")
+    filled.db.conn.execute("PRAGMA busy_timeout = 100")
+    filled.mark_read(eid, True)
+    assert state(filled, eid)[0] == 1
+    assert "à moitié" not in {row[0] for row in filled.db.execute("SELECT title FROM feeds")}
+    assert client.get("/").status_code == 200

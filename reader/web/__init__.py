@@ -31,7 +31,7 @@ from ..store import Store, hold_in_use
 from ..store.people import ActivityCache
 from . import auth, conversations, people, settings, subscriptions, timeline
 from .background import CommentRefresher
-from .pages import close_store, format_cursor, get_config, request_paths
+from .pages import Connections, format_cursor, get_config, release_store, request_paths
 from .rows import absolute_time, hostname, timeago
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = auth.REMEMBER_FOR
     app.session_interface = auth.SessionInterface()
 
-    app.teardown_appcontext(close_store)
+    connections = app.extensions["causerie.connections"] = Connections(config.db_path)
+    weakref.finalize(app, connections.close)
+    app.teardown_appcontext(release_store)
     app.before_request(_refuse_cross_site_posts)
     app.before_request(auth.load_user)
     app.after_request(_security_headers)

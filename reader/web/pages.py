@@ -7,6 +7,8 @@ store takes a ``Position``, the web reads and writes it as a cursor string.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -37,11 +39,53 @@ def current_user_id() -> int:
     return user_id
 
 
+class Connections:
+    """The web app's database connections: one a thread, opened at its first request and kept for
+    the next ones. Opening one (its lock file, the PRAGMAs, reading the schema on the first query)
+    cost ~1.5 ms of a 13 ms timeline page (docs/design.md, "Measured (web)"); waitress serves
+    from a fixed set of threads, so a server holds as many connections as it has threads.
+
+    A connection is always left in autocommit between requests (``release``). The app holds
+    ``hold_in_use`` for its whole life already, so keeping connections open changes nothing for
+    ``reader restore``: it is refused while the server runs, as before.
+    """
+
+    def __init__(self, db_path: str) -> None:
+        self._db_path = db_path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        # Weak: a thread that ends (the development server makes one a request) takes its
+        # connection with it; ``close`` reaches the ones still alive.
+        self._open: weakref.WeakSet[Store] = weakref.WeakSet()
+
+    def get(self) -> Store:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = Store.open(self._db_path, migrate=False)
+            with self._lock:
+                self._open.add(store)
+        return store
+
+    @staticmethod
+    def release(store: Store) -> None:
+        """After a request: a transaction an error left open is rolled back, never carried over."""
+        if store.db.conn.in_transaction:
+            store.db.conn.rollback()
+
+    def close(self) -> None:
+        """Close every connection (the app is done: a test's end, or the process's)."""
+        with self._lock:
+            stores, self._open = list(self._open), weakref.WeakSet()
+        for store in stores:
+            store.close()
+        self._local = threading.local()
+
+
 def request_store() -> Store:
-    """This request's connection to the database, opened at its first use and closed at its end:
-    one a request, shared by the login check and the view."""
+    """This request's connection to the database (this thread's, ``Connections``): one a request,
+    shared by the login check and the view."""
     if "db" not in g:
-        g.db = Store.open(get_config().db_path, migrate=False)
+        g.db = current_app.extensions["causerie.connections"].get()
     return g.db
 
 
@@ -59,11 +103,11 @@ def get_store() -> UserStore:
     return g.store
 
 
-def close_store(exc: BaseException | None) -> None:
+def release_store(exc: BaseException | None) -> None:
     g.pop("store", None)  # the same connection as g.db
     store = g.pop("db", None)
     if store is not None:
-        store.close()
+        Connections.release(store)
 
 
 def parse_cursor(value: str | None) -> Position | None:
