@@ -259,6 +259,13 @@ class PersonActivity:
         return sum(self.weeks)
 
 
+class PersonName(NamedTuple):
+    """What a link to a person needs (the sidebar's list)."""
+
+    id: int
+    name: str
+
+
 class PeopleCursor(NamedTuple):
     """A place in the list of people: the sort key and id of a person, and in the "latest" order
     when they last posted (the stored timeline clock as text, "" for never)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from ..errors import FeedNotFoundError, InvalidInputError, PersonNotFoundError
-from ..models import PeopleCursor, PeoplePage, Person, PersonActivity
+from ..models import PeopleCursor, PeoplePage, Person, PersonActivity, PersonName
 from ..urls import typed_http_url
 from .groups import GroupsMixin
 from .rows import from_row, iso, parse_dt
@@ -46,17 +46,18 @@ class PeopleMixin(GroupsMixin):
 
     # -- reading ----------------------------------------------------------------
 
-    def list_people(self, limit: int | None = None) -> list[Person]:
-        """Everyone, in dictionary order; the first ``limit`` of them when given (the sidebar)."""
-        # The limit first, so that feed counts are taken for those people only; both orders are
-        # a walk of the people_sort index.
-        rows = self._all(
-            "SELECT p.*, (SELECT count(*) FROM subscriptions s WHERE s.person_id = p.id) AS feed_count"
-            " FROM (SELECT * FROM people WHERE user_id = ? ORDER BY sort_name, id LIMIT ?) p"
-            " ORDER BY p.sort_name, p.id",
-            [self.user_id, limit or -1],
-        )
+    def list_people(self) -> list[Person]:
+        """Everyone, in dictionary order (a walk of the people_sort index)."""
+        rows = self._all(_PERSON_SQL + " WHERE p.user_id = ? ORDER BY p.sort_name, p.id", [self.user_id])
         return [from_row(Person, row) for row in rows]
+
+    def list_people_names(self, limit: int) -> list[PersonName]:
+        """The first ``limit`` people in dictionary order, by name only: the sidebar's links, a walk of
+        the people_sort index (a sixth of what ``list_people`` costs with its counts and models)."""
+        rows = self.db.conn.execute(
+            "SELECT id, name FROM people WHERE user_id = ? ORDER BY sort_name, id LIMIT ?", [self.user_id, limit]
+        )
+        return [PersonName(*row) for row in rows]
 
     def count_people(self) -> int:
         return self._value("SELECT count(*) FROM people WHERE user_id = ?", [self.user_id])

@@ -165,7 +165,7 @@ def render_timeline(title: str, *, person: Person | None = None, group: Group | 
         is_first_page=before is None,
         older_cursor=format_cursor(items[-1].position) if has_more else None,
         # The sidebar's first names and how many there are; a person's page has their panel instead.
-        people=store.list_people(limit=SIDEBAR_PEOPLE) if person is None else [],
+        people=store.list_people_names(SIDEBAR_PEOPLE) if person is None else [],
         people_count=store.count_people() if person is None else 0,
         groups=store.list_groups(),
         sidebar_people=SIDEBAR_PEOPLE,
