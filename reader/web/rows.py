@@ -76,10 +76,7 @@ class Row:
     host: str  # the original's site, "Original on <host>"
     replies: tuple[ReplyAnchor, ...] | None  # None: this list shows no reply control (search)
     reply: ReplyAnchor | None  # the one-click reply: the first that opens
-
-    @property
-    def other_replies(self) -> tuple[ReplyAnchor, ...]:
-        return tuple(anchor for anchor in self.replies or () if anchor is not self.reply)
+    other_replies: tuple[ReplyAnchor, ...]  # the reply menu: every way but that one
 
 
 def rows_for(
@@ -95,6 +92,7 @@ def row_for(item: TimelineItem, links: list[ReplyLink] | None, paths: Paths, now
     path = paths.to("timeline.entry", entry_id=entry.id)
     reply_page = paths.to("conversations.reply", entry_id=entry.id)
     anchors = None if links is None else tuple(_anchor(link, path, reply_page) for link in links)
+    first = next((anchor for anchor in anchors or () if anchor.href), None)
     return Row(
         item=item,
         path=path,
@@ -104,7 +102,8 @@ def row_for(item: TimelineItem, links: list[ReplyLink] | None, paths: Paths, now
         when=moment(entry, now),
         host=hostname(entry.link),
         replies=anchors,
-        reply=next((anchor for anchor in anchors or () if anchor.href), None),
+        reply=first,
+        other_replies=tuple(anchor for anchor in anchors or () if anchor is not first),
     )
 
 
