@@ -134,7 +134,9 @@ def parse_dt(value: str | None) -> datetime | None:
 
 
 def _enclosures(value: str | None) -> tuple[Enclosure, ...]:
-    return tuple(Enclosure(*item) for item in json.loads(value or "[]"))
+    if not value or value == "[]":  # most posts: no JSON to parse
+        return ()
+    return tuple(Enclosure(*item) for item in json.loads(value))
 
 
 def _optional_bool(value: object) -> bool | None:

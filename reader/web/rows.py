@@ -29,14 +29,17 @@ class Paths:
 
     def to(self, endpoint: str, **ids: int) -> str:
         """``url_for(endpoint, **ids)`` for no or one id."""
-        (key, value), *more = ids.items() if ids else [(None, None)]
-        if more:
+        if len(ids) > 1:
             raise TypeError("Paths.to takes no or one id")
-        around = self._around.get((endpoint, key))
-        if around is None:
-            built = url_for(endpoint, **({key: _ID} if key else {}))
-            around = self._around[endpoint, key] = built.split(str(_ID))
-        return str(int(value)).join(around) if key else around[0]
+        for key, value in ids.items():
+            around = self._around.get((endpoint, key)) or self._build(endpoint, key)
+            return str(int(value)).join(around)
+        return (self._around.get((endpoint, None)) or self._build(endpoint, None))[0]
+
+    def _build(self, endpoint: str, key: str | None) -> list[str]:
+        built = url_for(endpoint, **({key: _ID} if key else {}))
+        around = self._around[endpoint, key] = built.split(str(_ID))
+        return around
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,8 @@ def timeago(moment: datetime | None, now: datetime | None = None) -> str:
 def absolute_time(moment: datetime | None) -> str:
     if not moment:
         return ""
-    m = moment.astimezone(UTC)  # formatted by hand: strftime was a tenth of a timeline page's rows
+    # Formatted by hand (strftime was a tenth of a timeline page's rows); stored times are in UTC already.
+    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     return f"{m.year:04}-{m.month:02}-{m.day:02} {m.hour:02}:{m.minute:02} UTC"
 
 
