@@ -259,3 +259,11 @@ def test_a_feed_stored_before_the_one_form_rule_is_still_found_by_its_old_addres
     assert store.get_feed("https://ana.example/rss.xml#top").title == "old"
     store.add_feed("https://ana.example/rss.xml#top")  # follows the existing feed, not a second one
     assert [sub.feed.url for sub in store.list_subscriptions()] == ["https://ana.example/rss.xml#top"]
+
+
+def test_the_read_helper_refuses_a_write_before_running_it(store):
+    store.add_feed("https://ada.example/feed.xml")
+    with pytest.raises(ValueError, match="not a read"):
+        store._all("UPDATE feeds SET title = 'L''été'")
+    assert store._all("SELECT title FROM feeds") == [{"title": None}]
+    assert store._value("  with t AS (SELECT 1 AS one) SELECT one FROM t") == 1

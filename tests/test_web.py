@@ -374,3 +374,22 @@ def test_a_transaction_a_failed_request_left_open_is_rolled_back(app, client, fi
     assert state(filled, eid)[0] == 1
     assert "à moitié" not in {row[0] for row in filled.db.execute("SELECT title FROM feeds")}
     assert client.get("/").status_code == 200
+
+
+def test_a_thread_that_ends_closes_its_connection_and_lock_file(app):
+    import os
+    import sqlite3
+    import threading
+
+    connections = app.extensions["causerie.connections"]
+    before = len(os.listdir("/proc/self/fd"))
+    seen = []
+    for _ in range(5):  # the development server makes a thread a request
+        thread = threading.Thread(target=lambda: seen.append(connections.get().db.conn))
+        thread.start()
+        thread.join()
+
+    assert len(os.listdir("/proc/self/fd")) == before
+    for conn in seen:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")

@@ -97,7 +97,10 @@ class Base:
 
     def _all(self, sql: str, params: Iterable | Mapping = ()) -> list[dict]:
         # The cursor itself rather than ``Database.query``, which wraps every read in a savepoint
-        # (three statements for one) to refuse statements that return no rows; these all read.
+        # (three statements for one) to undo a statement that returns no rows. Reads only, checked
+        # before anything runs: a write here would be committed at once, outside any transaction.
+        if not sql.lstrip()[:6].upper().startswith(("SELECT", "WITH")):
+            raise ValueError(f"not a read: {sql[:40]!r}")
         cursor = self.db.conn.execute(sql, params if isinstance(params, Mapping) else list(params))
         keys = dedupe_keys(column[0] for column in cursor.description)
         return [dict(zip(keys, row, strict=True)) for row in cursor]

@@ -77,7 +77,9 @@ def create_app(config: Config | None = None) -> Flask:
     Store.open(config.db_path).close()  # create or migrate the database once, not per request
     # Held for the app's life, not only during requests: `reader restore` must find the database in use.
     in_use = hold_in_use(config.db_path)
-    weakref.finalize(app, in_use.close)  # an app made and dropped (the tests make hundreds) lets go of it
+    # Let go when the app is collected. gc.freeze() below means that is at the process's end for an
+    # app made and dropped; the tests' app fixture closes its connections itself.
+    weakref.finalize(app, in_use.close)
     if config.trusted_proxies:
         # X-Forwarded-For/Proto/Host from that many proxies: the client's address for the login
         # limits, HTTPS for Secure cookies. Without the setting they are ignored, as anyone can send them.

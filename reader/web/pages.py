@@ -39,6 +39,15 @@ def current_user_id() -> int:
     return user_id
 
 
+class _ThreadStore:
+    """A thread's connection, closed when the thread ends: its thread-local values go then, and
+    with this object the finalizer closes the store (its lock file and the SQLite connection)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.close = weakref.finalize(self, store.close)
+
+
 class Connections:
     """The web app's database connections: one a thread, opened at its first request and kept for
     the next ones. Opening one (its lock file, the PRAGMAs, reading the schema on the first query)
@@ -54,17 +63,17 @@ class Connections:
         self._db_path = db_path
         self._local = threading.local()
         self._lock = threading.Lock()
-        # Weak: a thread that ends (the development server makes one a request) takes its
-        # connection with it; ``close`` reaches the ones still alive.
-        self._open: weakref.WeakSet[Store] = weakref.WeakSet()
+        # Weak: a thread that ends (the development server makes one a request) closes its
+        # connection as it goes (``_ThreadStore``); ``close`` reaches the ones still open.
+        self._open: weakref.WeakSet[_ThreadStore] = weakref.WeakSet()
 
     def get(self) -> Store:
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = Store.open(self._db_path, migrate=False)
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = _ThreadStore(Store.open(self._db_path, migrate=False))
             with self._lock:
-                self._open.add(store)
-        return store
+                self._open.add(held)
+        return held.store
 
     @staticmethod
     def release(store: Store) -> None:
@@ -75,10 +84,10 @@ class Connections:
     def close(self) -> None:
         """Close every connection (the app is done: a test's end, or the process's)."""
         with self._lock:
-            stores, self._open = list(self._open), weakref.WeakSet()
-        for store in stores:
-            store.close()
-        self._local = threading.local()
+            held, self._open = list(self._open), weakref.WeakSet()
+            self._local = threading.local()
+        for one in held:
+            one.close()
 
 
 def request_store() -> Store:
