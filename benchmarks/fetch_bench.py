@@ -424,12 +424,18 @@ def lemon24_venv(venv: Path, python_arg: str | None) -> tuple[str, str]:
     return python, found
 
 
-def lemon24_environ() -> dict[str, str]:
-    """The driver's environment: no PYTHON* variables, and no proxy for any loopback address."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    for key in ("no_proxy", "NO_PROXY"):  # requests understands CIDR here
-        env[key] = ",".join(p for p in (env.get(key, ""), "127.0.0.0/8,localhost") if p)
+def bypass_proxies(env: dict[str, str], hosts: int) -> dict[str, str]:
+    """``env`` with the benchmark server's loopback hosts (127.0.0.1 … 127.0.0.<hosts>) kept from any
+    proxy: named one by one, as aiohttp's (urllib's) reading of no_proxy has no address ranges."""
+    loopback = ",".join([*(f"127.0.0.{i}" for i in range(1, hosts + 1)), "localhost"])
+    for key in ("no_proxy", "NO_PROXY"):
+        env[key] = ",".join(p for p in (env.get(key, ""), loopback) if p)
     return env
+
+
+def lemon24_environ(hosts: int) -> dict[str, str]:
+    """The driver's environment: no PYTHON* variables, and no proxy for the server's hosts."""
+    return bypass_proxies({k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}, hosts)
 
 
 def driver_result(run: Run) -> dict:
@@ -589,8 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     extra_env = {"READER_ALLOW_PRIVATE_ADDRESSES": "all", **dict(a.env)}
     env = os.environ.copy()
     env.update(extra_env)
-    for key in ("no_proxy", "NO_PROXY"):  # loopback server: keep proxies out of it
-        env[key] = ",".join(p for p in (env.get(key, ""), "127.0.0.1,localhost") if p)
+    bypass_proxies(env, a.hosts)
     reader = reader_command(a.reader, env)
 
     lemon24_python = lemon24_about = None
@@ -610,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     db = work / "bench.sqlite"
     opml = work / "subscriptions.opml"
     lemon24_db = work / "lemon24.sqlite"
-    lemon24_env = lemon24_environ()
+    lemon24_env = lemon24_environ(a.hosts)
     server = Server(bench_dir, corpus, work, a.latency_ms, a.server_time_limit, a.hosts)
     rounds: list[Round] = a.rounds
     commands: list[str] = []

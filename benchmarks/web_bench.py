@@ -834,16 +834,15 @@ def bench_account(path: Path) -> Iterator[None]:
     """--login: the local user has a password for the run, so the app asks every client to log in."""
     from reader.passwords import hash_password
 
-    conn = sqlite3.connect(path)
+    forget_bench_account(path)  # a killed run's account, if any
+    store = Store.open(path, migrate=False)
     try:
-        with conn:
-            conn.execute(
-                "UPDATE users SET name = ?, password_hash = ? WHERE id = ? AND password_hash IS NULL",
-                [BENCH_ACCOUNT, hash_password(BENCH_PASSWORD), LOCAL_USER],
-            )
+        store.add_user(BENCH_ACCOUNT, hash_password(BENCH_PASSWORD))  # the first account: the local user's data
+    finally:
+        store.close()
+    try:
         yield
     finally:
-        conn.close()
         forget_bench_account(path)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .collation import sort_key
+from .collation import listing_key
 from .config import Config, load_config_with_sources
 from .errors import ReaderError
 from .models import UpdateResult
@@ -203,7 +203,7 @@ def list_(ctx: click.Context) -> None:
     if not subs:
         click.echo("no subscriptions yet: try 'reader import feeds.opml' or 'reader add URL'")
         return
-    for sub in sorted(subs, key=lambda s: ([sort_key(part) for part in s.group_path], sort_key(s.person_name))):
+    for sub in sorted(subs, key=lambda s: listing_key(s.group_path, s.person_name)):
         feed = sub.feed
         state = feed.status if not feed.last_error else f"{feed.status}: {feed.last_error}"
         group = "/".join(sub.group_path) or "-"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 # Letters that Unicode does not decompose into a base letter and a mark: spelt out as a
 # dictionary files them ("œ" under "oe", "ø" under "o").
@@ -18,6 +19,11 @@ _LETTERS = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d
 # Anything that is not a letter or a digit (quotes, guillemets, dashes, apostrophes, "@"):
 # a word break, so "Jean-Pierre" files with "Jean Pierre" and "L'Équipe" with "L Équipe".
 _BREAKS = re.compile(r"[\W_]+")
+
+
+def listing_key(group_path: Sequence[str], name: str) -> tuple[list[str], str]:
+    """Where a subscription goes in a list of them: by group, folder by folder, then by name."""
+    return [sort_key(part) for part in group_path], sort_key(name)
 
 
 def sort_key(name: str) -> str:

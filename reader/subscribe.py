@@ -18,7 +18,7 @@ from .fetch import fetch_all
 from .models import FetchResult, Subscription, UpdateResult
 from .store import Store, UserStore
 from .update import FetchAll, collect, update_feeds
-from .urls import feed_url, http_form, schemeless_url, typed_http_url
+from .urls import http_form, schemeless_url, stored_form, typed_http_url
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def normalize_input_url(text: str) -> str:
     url = typed_http_url(text)
     if url is None:
         raise InvalidFeedURLError(text.strip(), "not an http(s) URL")
-    return feed_url(url) or url
+    return stored_form(url)
 
 
 def discover_feed(url: str, config: Config, *, fetch: FetchAll = fetch_all, typed: str | None = None) -> Discovery:
@@ -64,27 +64,23 @@ def discover_feed(url: str, config: Config, *, fetch: FetchAll = fetch_all, type
         raise page.error
     response, summary = page.response, page.prepared or PageSummary(False)
     if summary.is_feed:
-        return Discovery(_stored(response.permanent_url or url), "the URL is a feed", fetched=response, note=note)
+        return Discovery(stored_form(response.permanent_url or url), "the URL is a feed", fetched=response, note=note)
     links = [link.url for link in summary.feed_links]
     feeds = _serving_feeds(links[:MAX_ANNOUNCED], config, fetch)
     if feeds:
-        others = tuple(_stored(u) for u, _ in feeds[1:])
-        return Discovery(_stored(feeds[0][0]), "announced by the page", others, url, note, fetched=feeds[0][1])
+        others = tuple(stored_form(u) for u, _ in feeds[1:])
+        return Discovery(stored_form(feeds[0][0]), "announced by the page", others, url, note, fetched=feeds[0][1])
     feeds = _serving_feeds(candidate_urls(response.final_url), config, fetch)
     if feeds:
         chosen, found = feeds[0]
         path = urlsplit(chosen).path
-        return Discovery(_stored(chosen), f"found at the common path {path}", (), url, note, fetched=found)
+        return Discovery(stored_form(chosen), f"found at the common path {path}", (), url, note, fetched=found)
     if links:
         raise FetchError(url, "no feed found: the feeds the page announces do not answer with a feed")
     raise FetchError(url, "no feed found: the page announces none and no common feed path answered")
 
 
 MAX_ANNOUNCED = 10
-
-
-def _stored(url: str) -> str:
-    return feed_url(url) or url
 
 
 def _scheme_was_assumed(typed: str | None) -> bool:

@@ -88,6 +88,11 @@ def feed_url(value: object, base: str | None = None) -> str | None:
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
+def stored_form(url: str) -> str:
+    """``url`` as a feed is stored under (``feed_url``), or as given when that form cannot be made."""
+    return feed_url(url) or url
+
+
 def schemeless_url(text: str) -> str | None:
     """An address written without a scheme ("www.example.org/feed", "example.org/rss.xml"), as https;
     None when ``text`` has a scheme or does not start with a host name."""

@@ -2,10 +2,10 @@
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 import pytest
 from sqlite_utils import Database
+from test_people import feed
 
 from reader.errors import FeedExistsError, FeedNotFoundError, StorageError
 from reader.models import FeedSource
@@ -135,15 +135,6 @@ def test_a_locked_database_raises_storage_error(config, call):
         other.close()
 
 
-def _dated_rss(items: list[tuple[str, str, datetime]]) -> str:
-    body = "".join(
-        f"<item><guid isPermaLink='false'>{guid}</guid><title>{title}</title><link>https://blog.example/{guid}</link>"
-        f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate></item>"
-        for guid, title, when in items
-    )
-    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>Blog</title>{body}</channel></rss>"
-
-
 def test_search_pages_follow_the_timeline_even_where_ids_do_not(store, config, fetch, monkeypatch):
     """Search reads matches newest id first and settles their order against the timeline's clock.
     Posts dated long before they were fetched, or in the future, put ids out of time order: every
@@ -163,7 +154,7 @@ def test_search_pages_follow_the_timeline_even_where_ids_do_not(store, config, f
                 when = NOW + timedelta(days=day - rng.choice([0, 1, 30, 400]), hours=rng.randint(-30, 30))
                 title = rng.choice(["Le héron cendré", "L'aigrette & le héron", "Notes #2 : l'été"])
                 posts[url].append((f"{day}-{n}-{k}", title, when))
-            fetch.responses[url] = _dated_rss(posts[url][-30:])
+            fetch.responses[url] = feed(*posts[url][-30:])
         list(update_feeds(store, config, fetch=fetch, now=lambda day=day: NOW + timedelta(days=day)))
     timeline = store.list_timeline(limit=1000)
     expected = [item.entry.id for item in timeline if "héron" in item.entry.title]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from ..errors import FeedNotFoundError
 from ..models import Feed, FetchResult, ParsedEntry, ParsedFeed, PreparedFeed
-from ..urls import feed_url
+from ..urls import stored_form
 from .entries import insert_entries, update_entry
 from .rows import FEED_URL_FORMS, Base, from_row, iso, parse_dt, same_feed
 
@@ -155,7 +155,7 @@ class FeedsMixin(Base):
         ``scheme_known``: the move is the one try of http for an address given without a scheme
         (update.py), after which its scheme is no longer assumed."""
         with self._transaction():
-            new_url = feed_url(new_url) or new_url
+            new_url = stored_form(new_url)
             if self._one("SELECT 1 FROM feeds WHERE url = ? AND id != ?", [new_url, feed_id]):
                 return False
             self.db.execute(

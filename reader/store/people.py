@@ -29,7 +29,7 @@ SILENCE_WEEKS = 8
 
 _PERSON_SQL = "SELECT p.*, (SELECT count(*) FROM subscriptions s WHERE s.person_id = p.id) AS feed_count FROM people p"
 ORDERS = ("name", "latest")
-PAGE_SIZE = 100
+PAGE_SIZE = 100  # people a page of the people page: each row draws a year of activity
 # When each person last posted, in any of their feeds ("" for never, so that it sorts last newest
 # first): one lookup of entries_feed_timeline per feed.
 _LAST_POST_COLUMN = (

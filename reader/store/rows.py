@@ -21,7 +21,7 @@ from sqlite_utils.utils import dedupe_keys
 
 from ..errors import StorageError
 from ..models import Enclosure
-from ..urls import feed_url
+from ..urls import stored_form
 
 
 def wrap_errors(method):
@@ -125,7 +125,7 @@ FEED_URL_FORMS = "(?, ?)"  # "url IN (?, ?)": a feed's address as given, and in 
 def same_feed(url: str) -> list[str]:
     """A feed's address as given and in the one form new feeds are stored in (``urls.feed_url``):
     a feed stored before that rule, in another form, is still found."""
-    return [url, feed_url(url) or url]
+    return [url, stored_form(url)]
 
 
 def iso(value: datetime | None) -> str | None:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from ..errors import FeedExistsError, FeedNotFoundError
 from ..models import Feed, FeedSource, Subscription
-from ..urls import feed_url, site_key
+from ..urls import site_key, stored_form
 from .channels import ChannelsMixin
 from .groups import GroupsMixin
 from .rows import FEED_URL_FORMS, from_row, iso, same_feed
@@ -89,7 +89,7 @@ class SubscriptionsMixin(ChannelsMixin, GroupsMixin):
         if feed_id is None:
             feed_id = self._insert(
                 "INSERT INTO feeds (url, title, site_url, created_at, scheme_assumed) VALUES (?, ?, ?, ?, ?)",
-                [feed_url(source.url) or source.url, source.title, source.site_url, iso(now), source.scheme_assumed],
+                [stored_form(source.url), source.title, source.site_url, iso(now), source.scheme_assumed],
             )
         elif self._one("SELECT 1 FROM subscriptions WHERE user_id = ? AND feed_id = ?", [self.user_id, feed_id]):
             raise FeedExistsError(source.url)

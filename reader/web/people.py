@@ -8,12 +8,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from ..errors import InvalidInputError
 from ..models import PeopleCursor
+from ..store.people import PAGE_SIZE
 from .pages import done, get_config, get_store, render_timeline
 
 blueprint = Blueprint("people", __name__)
 
 ORDERS = {"name": "Name", "latest": "Latest post"}
-PAGE_SIZE = 100  # people a page: each row draws a year of activity
 
 
 @blueprint.get("/people")

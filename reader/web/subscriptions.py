@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from ..collation import sort_key
+from ..collation import listing_key
 from ..errors import FeedExistsError, FetchError, InvalidFeedURLError, OPMLError
 from ..opml import read_opml, write_opml
 from ..userdata import looks_like_user_data
@@ -22,10 +22,7 @@ def index():
     now = datetime.now(UTC)
     return render_template(
         "feeds.html",
-        subscriptions=sorted(
-            store.list_subscriptions(),
-            key=lambda s: ([sort_key(part) for part in s.group_path], sort_key(s.person_name)),
-        ),
+        subscriptions=sorted(store.list_subscriptions(), key=lambda s: listing_key(s.group_path, s.person_name)),
         per_week=store.posts_per_week(now),
         groups=store.list_groups(),
         now=now,
